@@ -1,0 +1,83 @@
+"""What is already archived: the latest capture of each URL, read from the per-WARC indexes.
+
+Derived state only: it is rebuilt from the CDXJ files in the store (the truth) at the start of a
+run and extended as the run records new captures. Used to write ``revisit`` records instead of a
+second copy (and a second TXT) of a payload that has not changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from archive import cdxj
+from archive.storage import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Capture:
+    url: str
+    warc: str  # store key of the WARC file
+    offset: int
+    length: int
+    record_id: str
+    date: str  # WARC-Date of the original response record
+    digest: str
+    txt: str | None = None  # TXT key written for this capture, if it was an article
+
+
+class CaptureIndex:
+    def __init__(self) -> None:
+        self._latest: dict[str, Capture] = {}
+        self._txt: dict[tuple[str, int], str] = {}
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    def get(self, url: str) -> Capture | None:
+        capture = self._latest.get(url)
+        if capture is None:
+            return None
+        txt = self._txt.get((capture.warc, capture.offset))
+        return capture if txt == capture.txt else Capture(**{**capture.__dict__, "txt": txt})
+
+    def add_response(self, capture: Capture) -> None:
+        previous = self._latest.get(capture.url)
+        if previous is None or previous.date <= capture.date:
+            self._latest[capture.url] = capture
+
+    def add_txt(self, warc: str, offset: int, txt: str) -> None:
+        self._txt[(warc, offset)] = txt
+
+    def add_index(self, index_key: str, data: bytes) -> None:
+        """Take in one CDXJ file; revisit lines are skipped (they point at an original)."""
+        warc = index_key.removesuffix(".cdxj") + ".warc.gz"
+        for entry in cdxj.parse(data):
+            fields = entry.fields
+            if fields.get("type") == "metadata":
+                ref = fields.get("refers_to") or {}
+                if fields.get("txt") and ref.get("warc"):
+                    self.add_txt(ref["warc"], int(ref["offset"]), fields["txt"])
+            elif fields.get("mime") != "warc/revisit" and fields.get("digest"):
+                self.add_response(
+                    Capture(
+                        url=entry.url,
+                        warc=warc,
+                        offset=int(fields["offset"]),
+                        length=int(fields["length"]),
+                        record_id=fields.get("id", ""),
+                        date=fields.get("date") or entry.timestamp,
+                        digest=fields["digest"],
+                    )
+                )
+
+    @classmethod
+    def load(cls, store: Store, prefix: str = "warc/") -> CaptureIndex:
+        index = cls()
+        for key in store.iter_keys(prefix):
+            if key.endswith(".cdxj"):
+                index.add_index(key, store.get_bytes(key))
+        logger.info("capture index: %d URLs from %s", len(index), store.uri)
+        return index

@@ -1,0 +1,69 @@
+"""Per-WARC CDXJ index lines, in the form pywb and cdxj-indexer read.
+
+``<SURT key> <14-digit timestamp> <JSON>`` sorted by key then timestamp; the JSON carries pywb's
+fields (url, mime, status, digest, length, offset, filename) plus sangrah's own (txt, title,
+published, source, canonical...), which pywb ignores.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+_WWW = re.compile(r"^www\d*\.")
+_DIGITS = re.compile(r"\D")
+
+
+def surt(url: str) -> str:
+    """Sort-friendly URI Reordering Transform, as the ``surt`` package does it by default.
+
+    Scheme and ``www.`` dropped, host reversed and lowercased, default port dropped, query
+    arguments sorted, fragment dropped: ``https://www.pib.gov.in/P.aspx?b=2&a=1`` ->
+    ``in,gov,pib)/p.aspx?a=1&b=2``.
+    """
+    parts = urlsplit(url.strip())
+    host = _WWW.sub("", (parts.hostname or "").lower().strip("."))
+    key = ",".join(reversed(host.split("."))) if host else ""
+    port = parts.port
+    if port and port not in (80, 443):
+        key += f":{port}"
+    path = parts.path or "/"
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)), safe="/:,")
+    return f"{key}){path}{'?' + query if query else ''}".lower()
+
+
+def timestamp14(warc_date: str) -> str:
+    """``2025-05-05T12:17:00.123456Z`` -> ``20250505121700``."""
+    return _DIGITS.sub("", warc_date)[:14].ljust(14, "0")
+
+
+@dataclass(frozen=True)
+class CdxjEntry:
+    url: str
+    timestamp: str  # 14 digits
+    fields: dict
+
+    @property
+    def key(self) -> str:
+        return surt(self.url)
+
+    def line(self) -> str:
+        data = {"url": self.url, **self.fields}
+        return f"{self.key} {self.timestamp} {json.dumps(data, ensure_ascii=False)}"
+
+
+def render(entries: Iterable[CdxjEntry]) -> bytes:
+    lines = sorted(entry.line() for entry in entries)
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def parse(data: bytes) -> Iterator[CdxjEntry]:
+    for line in data.decode("utf-8").splitlines():
+        if not line.strip() or line.startswith("!"):
+            continue
+        _key, timestamp, blob = line.split(" ", 2)
+        fields = json.loads(blob)
+        yield CdxjEntry(url=fields.pop("url"), timestamp=timestamp, fields=fields)

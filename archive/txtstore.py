@@ -1,0 +1,60 @@
+"""Seed-format TXT files in the store: ``txt/<source>/<YYYY>/<MM>/<DD>/NNN_<16 hex>.txt``.
+
+The date is the article's publication date in IST (the capture date when the page gives none),
+so a folder is one source's day. NNN is unique in its folder: the first write to a folder lists
+it once, later ordinals count up, and a write never replaces an existing file (a concurrent
+writer taking the same ordinal makes this one move to the next).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+from archive.storage import Store
+from archive.text import parse_txt_name, txt_name
+
+IST = timezone(timedelta(hours=5, minutes=30))
+
+
+def txt_folder(source: str, published: str | None, captured: datetime) -> str:
+    when = captured.astimezone(IST)
+    if published:
+        try:
+            parsed = datetime.fromisoformat(published)
+            when = parsed.astimezone(IST) if parsed.tzinfo else parsed
+        except ValueError:
+            pass
+    return f"txt/{source}/{when:%Y/%m/%d}"
+
+
+class TxtStore:
+    def __init__(self, store: Store, max_attempts: int = 1000):
+        self._store = store
+        self._next: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._max_attempts = max_attempts
+
+    def _allocate(self, folder: str) -> int:
+        with self._lock:
+            if folder not in self._next:
+                ordinals = [
+                    parsed[0]
+                    for key in self._store.iter_keys(folder + "/")
+                    if (parsed := parse_txt_name(key.rsplit("/", 1)[-1]))
+                ]
+                self._next[folder] = max(ordinals, default=-1) + 1
+            ordinal = self._next[folder]
+            self._next[folder] = ordinal + 1
+            return ordinal
+
+    def put(self, folder: str, canonical_url: str, data: bytes) -> str:
+        """Store ``data`` under the next free name in ``folder``; returns its key."""
+        for _ in range(self._max_attempts):
+            key = f"{folder}/{txt_name(self._allocate(folder), canonical_url)}"
+            try:
+                self._store.put_bytes(key, data, overwrite=False)
+                return key
+            except FileExistsError:
+                continue
+        raise RuntimeError(f"no free TXT name in {folder} after {self._max_attempts} tries")

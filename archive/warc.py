@@ -1,0 +1,216 @@
+"""Writing WARC records: one HTTP exchange at a time, one gzip member per record.
+
+The library half of the archiver: it takes plain values (an :class:`Exchange`, dicts) and a file
+object, never a Scrapy object, so tests can pin the clock and the record IDs and compare bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from io import BytesIO
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+Clock = Callable[[], datetime]
+IdFactory = Callable[[], str]
+
+# Headers describing how the bytes travelled, not what they are. The body we store is de-chunked,
+# so a "chunked" header over it would make the record unreadable; the original value is kept
+# under pywb's X-Archive-Orig- prefix so nothing the server said is lost.
+_TRANSFER_HEADERS = {"transfer-encoding"}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def payload_digest(body: bytes) -> str:
+    """The WARC-Payload-Digest warcio writes for ``body`` (SHA-1, base32)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request and the response as the server sent it (decompression not applied)."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    status: int
+    response_headers: list[tuple[str, str]]
+    body: bytes
+    request_body: bytes = b""
+    protocol: str = "HTTP/1.1"
+    ip_address: str | None = None
+    date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """Where a record landed: enough to read it back with one ranged GET."""
+
+    warc: str  # file name (the store key is derived by the writer's caller)
+    offset: int
+    length: int
+    record_id: str
+    date: str
+    digest: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def response_status_and_headers(exchange: Exchange) -> StatusAndHeaders:
+    """HTTP headers for the response record, made consistent with the de-chunked body."""
+    headers: list[tuple[str, str]] = []
+    for name, value in exchange.response_headers:
+        lowered = name.lower()
+        if lowered in _TRANSFER_HEADERS:
+            headers.append((f"X-Archive-Orig-{name}", value))
+        elif lowered == "content-length":
+            if value.strip() != str(len(exchange.body)):
+                headers.append((f"X-Archive-Orig-{name}", value))
+        else:
+            headers.append((name, value))
+    headers.append(("Content-Length", str(len(exchange.body))))
+    try:
+        reason = HTTPStatus(exchange.status).phrase
+    except ValueError:
+        reason = "Unknown"
+    return StatusAndHeaders(
+        f"{exchange.status} {reason}", headers, protocol=exchange.protocol or "HTTP/1.1"
+    )
+
+
+def request_status_and_headers(exchange: Exchange) -> StatusAndHeaders:
+    parts = urlsplit(exchange.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = [("Host", parts.netloc)]
+    headers += [(k, v) for k, v in exchange.request_headers if k.lower() != "host"]
+    if exchange.request_body:
+        headers.append(("Content-Length", str(len(exchange.request_body))))
+    return StatusAndHeaders(
+        f"{exchange.method} {target} {exchange.protocol or 'HTTP/1.1'}",
+        headers,
+        is_http_request=True,
+    )
+
+
+class WarcFileWriter:
+    """Appends records to one open WARC file object and reports where each one landed."""
+
+    def __init__(
+        self,
+        fileobj: BinaryIO,
+        filename: str,
+        *,
+        clock: Clock = utc_now,
+        new_id: IdFactory = new_record_id,
+        warc_version: str = "1.1",
+    ):
+        self.filename = filename
+        self._out = fileobj
+        self._writer = WARCWriter(fileobj, gzip=True, warc_version=warc_version)
+        self._clock = clock
+        self._new_id = new_id
+
+    def _date(self, when: datetime | None = None) -> str:
+        when = (when or self._clock()).astimezone(UTC).replace(tzinfo=None)
+        return datetime_to_iso_date(when, use_micros=True)
+
+    def _write(self, record) -> RecordRef:
+        offset = self._out.tell()
+        self._writer.write_record(record)
+        self._out.flush()
+        headers = record.rec_headers
+        return RecordRef(
+            warc=self.filename,
+            offset=offset,
+            length=self._out.tell() - offset,
+            record_id=headers.get_header("WARC-Record-ID"),
+            date=headers.get_header("WARC-Date"),
+            digest=headers.get_header("WARC-Payload-Digest"),
+        )
+
+    def write_warcinfo(self, info: dict[str, str]) -> RecordRef:
+        record = self._writer.create_warcinfo_record(self.filename, info)
+        record.rec_headers.replace_header("WARC-Record-ID", self._new_id())
+        record.rec_headers.replace_header("WARC-Date", self._date())
+        return self._write(record)
+
+    def write_exchange(
+        self, exchange: Exchange, *, revisit_of: RecordRef | None = None, revisit_uri: str = ""
+    ) -> tuple[RecordRef, RecordRef]:
+        """Write the response (or a revisit of ``revisit_of``), then the request.
+
+        Returns ``(response_ref, request_ref)``; the two are linked by WARC-Concurrent-To.
+        """
+        date = self._date(exchange.date)
+        response_id = self._new_id()
+        warc_headers = {"WARC-Record-ID": response_id, "WARC-Date": date}
+        if exchange.ip_address:
+            warc_headers["WARC-IP-Address"] = exchange.ip_address
+        http_headers = response_status_and_headers(exchange)
+        if revisit_of is None:
+            record = self._writer.create_warc_record(
+                exchange.url,
+                "response",
+                payload=BytesIO(exchange.body),
+                length=len(exchange.body),
+                http_headers=http_headers,
+                warc_headers_dict=warc_headers,
+            )
+        else:
+            warc_headers["WARC-Refers-To"] = revisit_of.record_id
+            record = self._writer.create_revisit_record(
+                exchange.url,
+                digest=payload_digest(exchange.body),
+                refers_to_uri=revisit_uri or exchange.url,
+                refers_to_date=revisit_of.date,
+                http_headers=http_headers,
+                warc_headers_dict=warc_headers,
+            )
+        response_ref = self._write(record)
+        request = self._writer.create_warc_record(
+            exchange.url,
+            "request",
+            payload=BytesIO(exchange.request_body),
+            length=len(exchange.request_body),
+            http_headers=request_status_and_headers(exchange),
+            warc_headers_dict={
+                "WARC-Record-ID": self._new_id(),
+                "WARC-Date": date,
+                "WARC-Concurrent-To": response_id,
+            },
+        )
+        return response_ref, self._write(request)
+
+    def write_metadata(self, target_uri: str, refers_to: str, data: dict) -> RecordRef:
+        """A JSON metadata record about an earlier record (extraction results, TXT key...)."""
+        body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        record = self._writer.create_warc_record(
+            target_uri,
+            "metadata",
+            payload=BytesIO(body),
+            length=len(body),
+            warc_content_type="application/json",
+            warc_headers_dict={
+                "WARC-Record-ID": self._new_id(),
+                "WARC-Date": self._date(),
+                "WARC-Refers-To": refers_to,
+            },
+        )
+        return self._write(record)

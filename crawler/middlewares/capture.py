@@ -1,0 +1,70 @@
+"""Record every HTTP exchange into the WARC, exactly as it crossed the wire.
+
+Ordered above every built-in downloader middleware (see settings), so it sees each redirect hop
+and robots.txt fetch, and the body before HttpCompressionMiddleware decodes it. The record's
+location is put into ``request.meta["warc"]`` for the pipelines; a revisit also gets
+``request.meta["revisit_of"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.http import Headers, Response
+
+from archive.warc import Exchange
+from crawler.extensions.archiver import Archiver
+
+logger = logging.getLogger(__name__)
+
+# Credentials for our own proxy are not part of the exchange with the site.
+_PRIVATE_HEADERS = {"proxy-authorization"}
+
+
+def header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    return [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in headers.items()
+        if name.decode("latin-1").lower() not in _PRIVATE_HEADERS
+        for value in values
+    ]
+
+
+def exchange_from(request: Request, response: Response) -> Exchange:
+    # Through a proxy, the peer address is the proxy's, not the site's: leave it out.
+    ip = response.ip_address if not request.meta.get("proxy") else None
+    return Exchange(
+        url=response.url,
+        method=request.method,
+        request_headers=header_pairs(request.headers),
+        request_body=request.body,
+        status=response.status,
+        response_headers=header_pairs(response.headers),
+        body=response.body,
+        protocol=response.protocol or "HTTP/1.1",
+        ip_address=str(ip) if ip else None,
+    )
+
+
+class WarcCaptureMiddleware:
+    def __init__(self, archiver: Archiver):
+        self.archiver = archiver
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        archiver = crawler.get_extension(Archiver)
+        if archiver is None:
+            raise RuntimeError("WarcCaptureMiddleware needs the Archiver extension")
+        return cls(archiver)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        ref, revisit_of = await self.archiver.record_exchange(exchange_from(request, response))
+        request.meta["warc"] = asdict(ref)
+        if revisit_of is not None:
+            request.meta["revisit_of"] = asdict(revisit_of)
+        else:
+            request.meta.pop("revisit_of", None)
+        return response

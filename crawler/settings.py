@@ -1,0 +1,68 @@
+"""Scrapy settings for sangrah. Every value can be overridden with `-s NAME=value` or env.
+
+Layering: these defaults -> environment (SANGRAH_*, AWS_*) -> command line (-s / CLI options).
+"""
+
+import os
+
+from archive import __version__
+
+BOT_NAME = "sangrah"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- where things go -------------------------------------------------------------------------
+SANGRAH_STORE = os.environ.get("SANGRAH_STORE", "./archive-data")  # ./dir, file://, s3://b/prefix
+SANGRAH_SPOOL_DIR = os.environ.get("SANGRAH_SPOOL_DIR", "")  # default: <store>/.spool or ./spool
+SANGRAH_WARC_PREFIX = "sangrah"
+SANGRAH_WARC_MAX_SIZE = 1_000_000_000
+SANGRAH_REPORT = ""  # JSON-lines file with one result per fetched URL (the CLI reads it)
+SANGRAH_EXTRACT_WORKERS = 2
+SANGRAH_SOURCES_FILE = os.environ.get("SANGRAH_SOURCES", "")  # operator overrides of sources.toml
+# Said in every warcinfo record; set them for production crawls.
+SANGRAH_OPERATOR = os.environ.get("SANGRAH_OPERATOR", "")
+SANGRAH_CONTACT = os.environ.get("SANGRAH_CONTACT", "https://github.com/sangrah/sangrah")
+
+# S3-compatible storage: Scrapy's own names; unset values fall back to boto3's credential chain.
+AWS_ENDPOINT_URL = os.environ.get("AWS_ENDPOINT_URL")
+AWS_REGION_NAME = os.environ.get("AWS_REGION_NAME") or os.environ.get("AWS_DEFAULT_REGION")
+AWS_ACCESS_KEY_ID = None
+AWS_SECRET_ACCESS_KEY = None
+AWS_SESSION_TOKEN = None
+AWS_USE_SSL = None
+AWS_VERIFY = None
+
+# --- politeness --------------------------------------------------------------------------------
+USER_AGENT = f"sangrah/{__version__} (Hindi news archiver; +{SANGRAH_CONTACT})"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_DELAY = 0.5
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_TIMEOUT = 60
+RETRY_TIMES = 2
+COOKIES_ENABLED = True
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "hi,en;q=0.8",
+}
+
+# --- components --------------------------------------------------------------------------------
+EXTENSIONS = {"crawler.extensions.archiver.Archiver": 0}
+DOWNLOADER_MIDDLEWARES = {
+    # Above every built-in (DownloaderStats is 850): sees the request as sent and the response
+    # as received - before RedirectMiddleware (600) consumes 3xx hops and before
+    # HttpCompressionMiddleware (590) decodes the body.
+    "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
+}
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 100,
+    "pipelines.txt.TxtPipeline": 200,
+    "pipelines.report.ReportPipeline": 900,
+}
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"

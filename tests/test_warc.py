@@ -1,0 +1,139 @@
+"""WARC records byte for byte, with a pinned clock and pinned record IDs (warcio's style)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive import cdxj
+from archive.recorder import WarcRecorder, index_key
+from archive.warc import Exchange, RecordRef, WarcFileWriter, payload_digest
+
+GOLDEN = Path(__file__).parent / "golden"
+WHEN = datetime(2025, 5, 5, 12, 17, 0, 123456, tzinfo=UTC)
+HTML = "<html><body><p>रक्षा मंत्री ने नई दिल्ली में बैठक की।</p></body></html>".encode()
+
+
+def pinned_ids():
+    counter = itertools.count(1)
+    return lambda: f"<urn:uuid:00000000-0000-4000-8000-{next(counter):012d}>"
+
+
+def gzip_exchange(**overrides) -> Exchange:
+    body = gzip.compress(HTML, mtime=0)
+    fields = dict(
+        url="https://www.pib.gov.in/PressReleasePage.aspx?PRID=2127135&reg=3&lang=2",
+        method="GET",
+        request_headers=[("Accept-Encoding", "gzip, deflate"), ("User-Agent", "sangrah-test")],
+        status=200,
+        response_headers=[
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Encoding", "gzip"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+        body=body,
+        date=WHEN,
+    )
+    return Exchange(**{**fields, **overrides})
+
+
+def write_one(exchange: Exchange, **kwargs) -> bytes:
+    out = io.BytesIO()
+    writer = WarcFileWriter(out, "test.warc.gz", clock=lambda: WHEN, new_id=pinned_ids())
+    writer.write_warcinfo({"software": "sangrah-test"})
+    writer.write_exchange(exchange, **kwargs)
+    return out.getvalue()
+
+
+def test_exchange_matches_golden_records():
+    data = write_one(gzip_exchange())
+    text = gzip.decompress(data)  # concatenated members decompress to the plain WARC
+    golden = GOLDEN / "exchange.warc"
+    if not golden.exists():  # first run writes the golden file; review it, then commit it
+        golden.write_bytes(text)
+    assert text == golden.read_bytes()
+
+
+def test_response_headers_agree_with_stored_body():
+    data = write_one(gzip_exchange())
+    records, decoded = [], b""
+    for record in ArchiveIterator(io.BytesIO(data)):
+        records.append(record)
+        if record.rec_type == "response":
+            decoded = record.content_stream().read()  # warcio undoes Content-Encoding
+    assert [r.rec_type for r in records] == ["warcinfo", "response", "request"]
+    response, request = records[1], records[2]
+    http = response.http_headers
+    assert http.get_header("Transfer-Encoding") is None
+    assert http.get_header("X-Archive-Orig-Transfer-Encoding") == "chunked"
+    assert decoded == HTML
+    response = next(r for r in ArchiveIterator(io.BytesIO(data)) if r.rec_type == "response")
+    raw = response.raw_stream.read()
+    assert int(http.get_header("Content-Length")) == len(raw) == len(gzip_exchange().body)
+    assert response.rec_headers.get_header("WARC-Payload-Digest") == payload_digest(raw)
+    assert request.rec_headers.get_header("WARC-Concurrent-To") == response.rec_headers.get_header(
+        "WARC-Record-ID"
+    )
+    assert request.http_headers.statusline.startswith("/PressReleasePage.aspx?PRID=2127135")
+    assert request.http_headers.get_header("Host") == "www.pib.gov.in"
+
+
+def test_wrong_content_length_is_corrected_and_kept():
+    exchange = gzip_exchange(response_headers=[("Content-Length", "999")], body=b"abc")
+    response = list(ArchiveIterator(io.BytesIO(write_one(exchange))))[1]
+    assert response.http_headers.get_header("Content-Length") == "3"
+    assert response.http_headers.get_header("X-Archive-Orig-Content-Length") == "999"
+
+
+def test_revisit_refers_to_original():
+    original = RecordRef("w.warc.gz", 0, 10, "<urn:uuid:orig>", "2025-01-01T00:00:00Z")
+    records = list(ArchiveIterator(io.BytesIO(write_one(gzip_exchange(), revisit_of=original))))
+    revisit = records[1]
+    assert revisit.rec_type == "revisit"
+    assert revisit.rec_headers.get_header("WARC-Refers-To") == "<urn:uuid:orig>"
+    assert revisit.rec_headers.get_header("WARC-Refers-To-Date") == "2025-01-01T00:00:00Z"
+    assert revisit.rec_headers.get_header("WARC-Payload-Digest") == payload_digest(
+        gzip_exchange().body
+    )
+
+
+def test_recorder_rotates_renames_and_indexes(tmp_path: Path):
+    def spool_path(key: str) -> Path:
+        path = tmp_path / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    recorder = WarcRecorder(
+        spool_path, {"software": "t"}, max_size=1, clock=lambda: WHEN, new_id=pinned_ids()
+    )
+    ref = recorder.record_exchange(gzip_exchange())
+    assert (tmp_path / (ref.warc + ".open")).exists()
+    recorder.record_metadata(ref_url := gzip_exchange().url, ref, {"txt": "txt/pib/x.txt"})
+    closed = recorder.rotate_if_full()
+    assert closed == (ref.warc, index_key(ref.warc))
+    warc = tmp_path / ref.warc
+    assert warc.exists() and not (tmp_path / (ref.warc + ".open")).exists()
+    subprocess.run(["gzip", "-t", str(warc)], check=True)
+    subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", "-v", str(warc)], check=True)
+    with warc.open("rb") as f:
+        f.seek(ref.offset)
+        record = next(iter(ArchiveIterator(io.BytesIO(f.read(ref.length)))))
+    assert record.rec_type == "response"
+    entries = list(cdxj.parse((tmp_path / index_key(ref.warc)).read_bytes()))
+    kinds = {e.fields.get("type", e.fields["mime"]) for e in entries}
+    assert kinds == {"text/html", "metadata"}
+    meta = next(e for e in entries if e.fields.get("type") == "metadata")
+    assert meta.url == ref_url and meta.fields["refers_to"]["offset"] == ref.offset
+    assert recorder.rotate_if_full() is None  # nothing open any more
+
+
+def test_surt():
+    assert cdxj.surt("https://www.PIB.gov.in/P.aspx?b=2&a=1#x") == "in,gov,pib)/p.aspx?a=1&b=2"
+    assert cdxj.surt("http://ndtv.in:8080/india") == "in,ndtv:8080)/india"
