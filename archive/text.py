@@ -98,3 +98,62 @@ def format_errors(data: bytes) -> list[str]:
     if "\n\n\n" in text:
         errors.append("more than one empty line between blocks")
     return errors
+
+
+# --- added for archive.extract: decoding fetched bytes and telling Hindi from English ----------
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
+
+
+def devanagari_ratio(text: str) -> float:
+    """Share of Devanagari among the letters of ``text`` (0.0 when it has no letters)."""
+    dev = sum(1 for ch in text if "\u0900" <= ch <= "\u097f" and ch.isalpha())
+    letters = sum(1 for ch in text if ch.isalpha())
+    return dev / letters if letters else 0.0
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> str:
+    """Bytes -> text via the HTTP charset, then ``<meta charset>``, then UTF-8.
+
+    A declared charset can be wrong (UTF-8 pages labelled windows-1252, or UTF-8 read as CP866
+    giving "рд╡рд┐…"): when the page also decodes as strict UTF-8 and that reading holds more
+    Devanagari, UTF-8 wins.
+    """
+    if body.startswith(b"\xef\xbb\xbf"):
+        return body[3:].decode("utf-8", errors="replace")
+    declared = []
+    if content_type and (match := _HTTP_CHARSET.search(content_type)):
+        declared.append(match.group(1))
+    if match := _META_CHARSET.search(body[:4096]):
+        declared.append(match.group(1).decode("ascii", "ignore"))
+    try:
+        as_utf8: str | None = body.decode("utf-8")
+    except UnicodeDecodeError:
+        as_utf8 = None
+    for charset in declared:
+        try:
+            text = body.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+        if as_utf8 is not None and as_utf8 != text:
+            if devanagari_ratio(as_utf8) > devanagari_ratio(text):
+                return as_utf8
+        return text
+    return as_utf8 if as_utf8 is not None else body.decode("utf-8", errors="replace")
+
+
+def detect_language(text: str) -> str | None:
+    """ "hi" for mostly-Devanagari text, "en" for mostly-Latin text, None for neither.
+
+    Marathi and other Devanagari languages also read as "hi": telling them apart needs a word
+    model, and every source in scope publishes Hindi in Devanagari.
+    """
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return None
+    ratio = devanagari_ratio(text)
+    if ratio >= 0.5:
+        return "hi"
+    latin = sum(1 for ch in letters if ch.isascii())
+    return "en" if latin / len(letters) >= 0.5 else None

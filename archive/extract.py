@@ -1,0 +1,333 @@
+"""One fetched page -> an :class:`Extraction` (article text in the gold policy, plus metadata).
+
+``extract()`` is a top-level function of plain values so it can run in a process pool; it never
+touches the network or Scrapy. The path of a page:
+
+1. decode the bytes (HTTP charset, meta charset, UTF-8; checked by Devanagari ratio);
+2. rule out non-articles: not HTML, non-article URLs, soft 404s, video pages;
+3. read metadata from the full page (source selectors, then og/JSON-LD/microdata fallbacks);
+4. prune the page (source ``drop`` rules), scope it to the source's article container and hand
+   that to trafilatura; with no container (an unseen template) trafilatura gets the whole pruned
+   page, so mobile/AMP/older designs still give text;
+5. clean the blocks (archive.boilerplate) and render them in the seed TXT format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
+
+import lxml.html
+import trafilatura
+from lxml import etree
+
+from archive import boilerplate, pagemeta
+from archive.sources import SourceSpec, source_for_url
+from archive.text import decode_html, detect_language, normalize, to_seed_txt
+from archive.urls import canonical_url
+
+_STAND_INS = {"\u200d": "\u1d25", "\u200c": "\u1d24"}  # ZWJ/ZWNJ -> ᴥ/ᴤ (Latin ain letters)
+_PROTECT = str.maketrans(_STAND_INS)
+_RESTORE = str.maketrans({v: k for k, v in _STAND_INS.items()})
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_BLOCK_TAGS = frozenset({"p", "div", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "td"})
+_INLINE_TAGS = frozenset({"a", "b", "strong", "i", "em", "span", "font", "u", "small", "br", "sup",
+                          "sub", "abbr", "time", "mark"})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Extraction:
+    is_article: bool
+    reason: str | None  # why the page is not an article
+    source: str
+    url: str
+    canonical_url: str
+    title: str | None = None
+    blocks: tuple[str, ...] = ()
+    published: str | None = None
+    author: str | None = None
+    agency: str | None = None
+    language: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["blocks"] = list(self.blocks)
+        return data
+
+    def txt_bytes(self) -> bytes:
+        if not self.is_article or not self.title:
+            raise ValueError(f"not an article: {self.reason}")
+        return to_seed_txt(self.title, self.blocks)
+
+
+def extract(
+    body: bytes, url: str, content_type: str | None = None, sources_file: str | None = None
+) -> Extraction:
+    spec = source_for_url(url, sources_file)
+    base = {"source": spec.name, "url": url}
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime and mime not in _HTML_TYPES and not _looks_like_html(body):
+        return Extraction(
+            False, f"not HTML ({mime})", canonical_url=canonical_url(url, spec), **base
+        )
+    text = decode_html(body, content_type)
+    try:
+        doc = lxml.html.document_fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", text) or "<html/>")
+    except (etree.ParserError, ValueError):
+        return Extraction(
+            False, "not HTML (unparsable)", canonical_url=canonical_url(url, spec), **base
+        )
+    meta = pagemeta.read(doc, spec, url)
+    canon = canonical_url(url, spec, meta.canonical)
+    base["canonical_url"] = canon
+    if reason := _not_article(doc, spec, url, meta):
+        return Extraction(False, reason, title=meta.title, **base)
+    raw_blocks, scoped = _body_blocks(doc, spec)
+    blocks = boilerplate.clean_blocks(raw_blocks, meta.title, spec.hint("boilerplate", ()))
+    if not scoped:
+        blocks = boilerplate.trim_chrome(blocks, meta.title)
+    if not meta.title or not blocks:
+        why = "no headline found" if blocks else "no article text found"
+        return Extraction(False, why, title=meta.title, published=meta.published, **base)
+    agency = boilerplate.find_agency(
+        [*raw_blocks[-6:], *raw_blocks[:2], meta.author or ""], spec.agencies
+    )
+    extra = {**meta.extra, "container": scoped}
+    return Extraction(
+        True, None, title=meta.title, blocks=tuple(blocks), published=meta.published,
+        author=meta.author, agency=agency, language=detect_language(" ".join(blocks)),
+        extra=extra, **base,
+    )  # fmt: skip
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+
+
+def _not_article(doc, spec: SourceSpec, url: str, meta: pagemeta.PageMeta) -> str | None:
+    """Why this page is not an article, or None. URL rules first, then page signals."""
+    page_title = normalize(doc.findtext(".//title") or "")
+    body_text = normalize(doc.body.text_content() if doc.body is not None else "")[:20000]
+    if any(re.search(p, page_title, re.I) for p in spec.soft404_title) or any(
+        re.search(p, body_text, re.I) for p in spec.soft404_text
+    ):
+        return f"soft 404 ({spec.name} {page_title!r})"
+    kind = _page_kind(url, meta)
+    if any(re.search(p, url) for p in spec.nonarticle_url):
+        return f"not an article: {kind or 'non-article section'} page (URL rule)"
+    if kind:
+        return f"not an article: {kind} page"
+    # An unexpected URL shape is not enough on its own (new templates, live blogs): the page
+    # must also lack every article signal.
+    if spec.is_article_url(url) is False and not _article_signals(doc, spec, meta):
+        return "not an article: section/listing page (no article URL or markup)"
+    required = spec.hint("require", [])
+    if required and not any(doc.cssselect(sel) for sel in required):
+        return f"soft 404 ({spec.name}: no {required[0]})"
+    return None
+
+
+def _article_signals(doc, spec: SourceSpec, meta: pagemeta.PageMeta) -> bool:
+    og_article = (meta.og_type or "").lower() == "article"
+    has_container = _find(doc, spec.hint("container", [])) is not None
+    return og_article or bool(meta.ld_types & pagemeta.ARTICLE_TYPES) or has_container
+
+
+def _page_kind(url: str, meta: pagemeta.PageMeta) -> str | None:
+    path = urlsplit(url).path.lower()
+    og_type = (meta.og_type or "").lower()
+    if (
+        og_type.startswith("video")
+        or "VideoObject" in meta.ld_types
+        or re.search(r"/videos?/", path)
+    ):
+        return "video"
+    if re.search(r"/(photos?|photo-gallery|gallery|web-?stories)/", path):
+        return "gallery"
+    return None
+
+
+def _prune(doc, selectors: list[str]) -> None:
+    for sel in selectors:
+        for el in doc.cssselect(sel):
+            if el.getparent() is not None:
+                el.drop_tree()
+
+
+def _drop_link_only(root) -> None:
+    """Blocks whose whole text is link text: related-story lists, "see attachment" links."""
+    for el in list(root.iter(*_BLOCK_TAGS)):
+        if el.getparent() is None:
+            continue
+        text = normalize("".join(el.itertext()))
+        links = normalize(" ".join("".join(a.itertext()) for a in el.iter("a")))
+        if text and links and len(links) >= 0.9 * len(text):
+            el.drop_tree()
+
+
+def _drop_boilerplate_elements(root, extra: list[str]) -> None:
+    """Small elements that are boilerplate as a whole ("ये भी पढ़ें:-", "Advertisement"): removed
+    before trafilatura, which would otherwise glue them onto the neighbouring paragraph."""
+    for el in list(root.iter(*_BLOCK_TAGS, *_INLINE_TAGS)):
+        if el.getparent() is None:
+            continue
+        text = normalize("".join(el.itertext()))
+        if text and len(text) < 200 and boilerplate.is_boilerplate_line(text, extra):
+            el.drop_tree()
+
+
+def _wrap_loose_inline(container) -> None:
+    """Wrap runs of bare text and inline children of the container in <p>: a dateline in a
+    <b> before the first <p> (NDTV) or text separated only by <br> (Webdunia) is body text
+    that trafilatura drops or merges when it is not inside a block."""
+    run: list = []
+    new_children: list = []
+    lead = container.text or ""
+    container.text = None
+    if lead.strip():
+        run.append(lead)
+    for child in list(container):
+        tail = child.tail
+        child.tail = None
+        container.remove(child)
+        if isinstance(child.tag, str) and child.tag in _INLINE_TAGS:
+            run.append(child)
+        else:
+            new_children.extend(_close_run(run))
+            new_children.append(child)
+        if tail and tail.strip():
+            run.append(tail)
+    new_children.extend(_close_run(run))
+    container.extend(new_children)
+
+
+def _close_run(run: list) -> list:
+    if not any((isinstance(x, str) and x.strip()) or not isinstance(x, str) for x in run):
+        run.clear()
+        return []
+    p = lxml.html.Element("p")
+    for item in run:
+        if isinstance(item, str):
+            if len(p):
+                p[-1].tail = (p[-1].tail or "") + item
+            else:
+                p.text = (p.text or "") + item
+        else:
+            p.append(item)
+    run.clear()
+    return [p]
+
+
+def _body_blocks(doc, spec: SourceSpec) -> tuple[list[str], bool]:
+    """Raw content blocks and whether they came from the source's container."""
+    _prune(doc, spec.hint("drop", []))
+    extra = spec.hint("boilerplate", [])
+    if (container := _find(doc, spec.hint("container", []))) is not None:
+        parts = [el for el in _find_all(doc, spec.hint("standfirst", [])) if _near(el, container)]
+        root = lxml.html.Element("article")
+        for el in parts:
+            el.tag = "p"  # a standfirst is a paragraph, whatever heading tag the site uses
+        for el in [*parts, container]:
+            # Bare elements: trafilatura would otherwise re-scope to [itemprop=articleBody]
+            # inside our article and drop the standfirst next to it.
+            el.attrib.clear()
+            el.tail = None
+            root.append(el)
+        _wrap_loose_inline(container)
+        _drop_boilerplate_elements(root, extra)
+        _drop_link_only(root)
+        if blocks := _trafilatura_blocks(etree.tostring(root, encoding="unicode"), spec, True):
+            return blocks, True
+    if doc.body is not None:
+        _unwrap_layout_tables(doc.body)
+        _drop_boilerplate_elements(doc.body, extra)
+        _drop_link_only(doc.body)
+    return _trafilatura_blocks(etree.tostring(doc, encoding="unicode"), spec, False), False
+
+
+def _unwrap_layout_tables(root) -> None:
+    """Tables that hold headings, forms or other tables are page layout (2010-era designs), not
+    data: turned into divs so trafilatura sees paragraphs instead of one giant table."""
+    for table in list(root.iter("table")):
+        if next(table.iterdescendants("table", "h1", "h2", "form"), None) is None:
+            continue
+        for el in [table, *table.iterdescendants("tbody", "thead", "tfoot", "tr", "td", "th")]:
+            el.tag = "div"
+
+
+def _find(doc, selectors: list[str]):
+    return next((found[0] for sel in selectors if (found := doc.cssselect(sel))), None)
+
+
+def _find_all(doc, selectors: list[str]) -> list:
+    found = [el for sel in selectors for el in doc.cssselect(sel)]
+    return [el for el in found if not any(_inside(el, other) for other in found if other is not el)]
+
+
+def _near(el, container) -> bool:
+    """A standfirst belongs to the article when it sits next to the container (within a few
+    levels of their common ancestor), not in a sidebar teaser; never inside the container."""
+    if el is container or _inside(el, container) or _inside(container, el):
+        return False
+    ancestors = list(container.iterancestors())[:5]
+    return any(a is p for p in el.iterancestors() for a in ancestors)
+
+
+def _inside(el, ancestor) -> bool:
+    return any(parent is ancestor for parent in el.iterancestors())
+
+
+def _trafilatura_blocks(html: str, spec: SourceSpec, scoped: bool) -> list[str]:
+    options = dict(spec.hint("trafilatura", {}))
+    if scoped:
+        html = f"<html><body>{html}</body></html>"
+    # trafilatura drops non-printable characters, ZWJ/ZWNJ included, but inside Devanagari they
+    # choose the half-form of a conjunct: carried through as rare printable stand-ins.
+    protect = not any(ch in html for ch in _STAND_INS.values())
+    if protect:
+        html = html.translate(_PROTECT)
+    xml = trafilatura.extract(
+        html, output_format="xml", include_comments=False, include_tables=True,
+        include_images=False, include_links=False, include_formatting=False,
+        deduplicate=False, with_metadata=False, **options,
+    )  # fmt: skip
+    if not xml:
+        return []
+    if protect:
+        xml = xml.translate(_RESTORE)
+    main = etree.fromstring(xml.encode("utf-8")).find("main")
+    return [] if main is None else _xml_blocks(main)
+
+
+def _xml_blocks(main) -> list[str]:
+    """trafilatura XML -> blocks: a <p> per block (split at <lb/>), a list or table per block."""
+    blocks: list[str] = []
+    for el in main:
+        if el.tag == "list":
+            blocks.append("\n".join(_line(item) for item in el.iter("item")))
+        elif el.tag == "table":
+            rows = (" ".join(_line(c) for c in row.iter("cell")) for row in el.iter("row"))
+            blocks.append("\n".join(rows))
+        else:
+            blocks.extend(_split_lb(el))
+    return [b for b in blocks if normalize(b)]
+
+
+def _line(el) -> str:
+    return normalize("".join(el.itertext()))
+
+
+def _split_lb(el) -> list[str]:
+    """Text of an element with its <lb/> line breaks made block boundaries."""
+    parts, current = [], [el.text or ""]
+    for child in el:
+        if child.tag == "lb":
+            parts.append("".join(current))
+            current = [child.tail or ""]
+        else:
+            current.extend([*child.itertext(), child.tail or ""])
+    parts.append("".join(current))
+    return [normalize(p) for p in parts if normalize(p)]

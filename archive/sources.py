@@ -1,0 +1,131 @@
+"""Per-source specs, loaded from configuration (``sources.toml`` + an optional override file).
+
+The defaults ship with the package; an operator fixes selectors or URLs against the live sites by
+pointing ``SANGRAH_SOURCES`` (or the ``override`` argument) at a TOML file whose tables are merged
+over the defaults key by key. Each named source inherits the ``[generic]`` spec: its lists of
+fallback selectors, drop rules, boilerplate patterns and tracking parameters are appended after the
+source's own, so a source only states what is special about it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULTS = Path(__file__).with_name("sources.toml")
+ENV_VAR = "SANGRAH_SOURCES"
+
+# Keys whose generic values make sense on every site: appended after the source's own entries.
+_INHERITED_LISTS = frozenset(
+    {
+        "nonarticle_url", "nonarticle_og_type", "soft404_title", "soft404_text",
+        "strip_params", "amp_rules", "drop", "title", "date", "author", "boilerplate",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Everything known about one publisher; plain data, so it pickles into worker processes."""
+
+    name: str
+    domains: tuple[str, ...] = ()
+    article_url: tuple[str, ...] = ()
+    nonarticle_url: tuple[str, ...] = ()
+    nonarticle_og_type: tuple[str, ...] = ()
+    soft404_title: tuple[str, ...] = ()
+    soft404_text: tuple[str, ...] = ()
+    published_from_url: str | None = None
+    canonical: dict[str, Any] = field(default_factory=dict)
+    extract: dict[str, Any] = field(default_factory=dict)
+    agencies: dict[str, list[str]] = field(default_factory=dict)
+    discovery: dict[str, Any] = field(default_factory=dict)
+
+    def is_article_url(self, url: str) -> bool | None:
+        """True/False when the URL rules decide, None when they say nothing."""
+        if any(re.search(p, url) for p in self.nonarticle_url):
+            return False
+        if self.article_url:
+            return any(re.search(p, url) for p in self.article_url)
+        return None
+
+    def hint(self, key: str, default: Any = None) -> Any:
+        return self.extract.get(key, default)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Deep merge of TOML tables: tables merge key by key, every other value is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _inherit(generic: dict, own: dict) -> dict:
+    """A source's table with the generic spec underneath it (see _INHERITED_LISTS)."""
+    out = _merge(generic, own)
+    for section in (None, "canonical", "extract"):
+        g = generic if section is None else generic.get(section, {})
+        o = own if section is None else own.get(section, {})
+        target = out if section is None else out[section]
+        for key in _INHERITED_LISTS:
+            if key in o and isinstance(g.get(key), list):
+                target[key] = [*o[key], *(v for v in g[key] if v not in o[key])]
+    return out
+
+
+def _spec(table: dict) -> SourceSpec:
+    tuples = ("domains", "article_url", "nonarticle_url", "nonarticle_og_type")
+    tuples += ("soft404_title", "soft404_text")
+    return SourceSpec(
+        name=table["name"],
+        **{key: tuple(table.get(key, ())) for key in tuples},
+        published_from_url=table.get("published_from_url"),
+        canonical=dict(table.get("canonical", {})),
+        extract=dict(table.get("extract", {})),
+        agencies=dict(table.get("agencies", {})),
+        discovery=dict(table.get("discovery", {})),
+    )
+
+
+@lru_cache(maxsize=8)
+def _load(override: str | None) -> dict[str, SourceSpec]:
+    with DEFAULTS.open("rb") as fh:
+        tables = tomllib.load(fh)
+    if override:
+        with open(override, "rb") as fh:
+            tables = _merge(tables, tomllib.load(fh))
+    generic = tables["generic"]
+    specs = {"generic": _spec(generic)}
+    for name, table in tables.items():
+        if name != "generic" and isinstance(table, dict):
+            specs[name] = _spec(_inherit(generic, {"name": name, **table}))
+    return specs
+
+
+def load_sources(override: Path | str | None = None) -> dict[str, SourceSpec]:
+    """All specs by name; ``override`` (default: $SANGRAH_SOURCES) is merged over the defaults."""
+    path = override if override is not None else os.environ.get(ENV_VAR) or None
+    return _load(str(path) if path else None)
+
+
+def source_for_url(url: str, override: Path | str | None = None) -> SourceSpec:
+    """The spec whose domains cover the URL's host; the generic spec for unknown hosts."""
+    specs = load_sources(override)
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    best, best_len = specs["generic"], 0
+    for spec in specs.values():
+        # The longest matching domain wins, so an alias never loses to a shorter parent domain.
+        for domain in spec.domains:
+            if (host == domain or host.endswith("." + domain)) and len(domain) > best_len:
+                best, best_len = spec, len(domain)
+    return best
