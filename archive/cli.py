@@ -19,7 +19,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from archive.layout import default_spool_dir
 
@@ -93,18 +92,27 @@ def run_spider(
 
 
 def print_results(results: list[dict]) -> None:
-    table = Table(show_lines=False)
-    for column in ("url", "status", "txt / reason", "warc (offset+length)", "title", "published"):
-        table.add_column(column, overflow="fold")
+    out = Console(highlight=False)
     for r in results:
-        outcome = r["txt"] or f"[yellow]{r['reason']}[/yellow]"
-        if r["txt"] and r["reason"]:
-            outcome = f"{r['txt']} ({r['reason']})"
-        where = f"{r['warc']} ({r['offset']}+{r['length']})" if r["warc"] else "-"
-        table.add_row(
-            r["url"], str(r["status"] or "-"), outcome, where, r["title"] or "", r["published"] or ""
-        )
-    Console().print(table)
+        ok = bool(r["txt"])
+        mark = "[green]archived[/green]" if ok else "[yellow]no TXT[/yellow]"
+        out.print(f"{mark} {r['url']}")
+        if r.get("final_url") and r["final_url"] != r["url"]:
+            out.print(f"    final   {r['final_url']}")
+        if r["status"] is not None:
+            out.print(f"    status  {r['status']}")
+        if r["txt"]:
+            out.print(f"    txt     {r['txt']}")
+        if r["warc"]:
+            out.print(f"    warc    {r['warc']}  offset {r['offset']}  length {r['length']}")
+        if r.get("title"):
+            out.print(f"    title   {r['title']}")
+        if r.get("published"):
+            out.print(f"    date    {r['published']}")
+        if r.get("note"):
+            out.print(f"    note    {r['note']}")
+        if r["reason"]:
+            out.print(f"    reason  {r['reason']}")
 
 
 def warn_spool(store: str) -> None:

@@ -27,6 +27,7 @@ def page_item(response: Response) -> dict[str, Any]:
         "source": meta.get("source"),
         "body": response.body,
         "reason": None,
+        "note": None,
     }
 
 
@@ -56,4 +57,5 @@ def failure_item(failure: Failure) -> dict[str, Any]:
         "source": meta.get("source"),
         "body": None,
         "reason": failure_reason(failure),
+        "note": None,
     }

@@ -56,7 +56,9 @@ class ExtractPipeline:
         if item.get("reason") or item.get("body") is None:
             return item
         if item["revisit_of"]:
-            item["reason"] = "unchanged since the capture of " + item["revisit_of"]["date"]
+            item["note"] = "payload unchanged since " + item["revisit_of"]["date"]
+            if not item["revisit_of"].get("txt"):
+                item["reason"] = "unchanged since an earlier capture that gave no TXT"
             return item
         if item["status"] != 200:
             item["reason"] = f"HTTP {item['status']}"

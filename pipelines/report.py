@@ -32,7 +32,8 @@ def result_record(item: dict) -> dict:
         "source": result.source if result else item.get("source"),
         "canonical_url": result.canonical_url if result else None,
         "revisit": bool(item.get("revisit_of")),
-        "reason": item.get("reason"),
+        "reason": None if item.get("txt") else item.get("reason") or "no TXT",
+        "note": item.get("note"),
     }
 
 

@@ -33,16 +33,27 @@ class TxtPipeline:
         response = RecordRef(**item["warc"])
         metadata = {k: v for k, v in result.to_dict().items() if k != "blocks"}
         if result.is_article:
-            data = result.txt_bytes()
-            captured = datetime.fromisoformat(response.date.replace("Z", "+00:00"))
-            folder = txt_folder(result.source, result.published, captured)
-            try:
-                item["txt"] = await self.archiver.put_txt(folder, result.canonical_url, data)
-            except Exception as exc:
-                logger.error("TXT for %s not stored: %s", item["final_url"], exc)
-                item["reason"] = f"TXT not stored ({exc}); the page is in the WARC"
-            else:
-                metadata["txt"] = item["txt"]
-                metadata["text_sha256"] = hashlib.sha256(data).hexdigest()
+            await self._write_txt(item, result, response, metadata)
         await self.archiver.record_metadata(item["final_url"], response, metadata)
         return item
+
+    async def _write_txt(self, item: dict, result, response: RecordRef, metadata: dict) -> None:
+        data = result.txt_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        metadata["text_sha256"] = digest
+        existing = self.archiver.captures.txt_with_text(result.canonical_url, digest)
+        if existing:
+            item["txt"] = metadata["txt"] = existing
+            item["note"] = "same text as an earlier capture of this article"
+            self.archiver.count("txt_unchanged")
+            return
+        captured = datetime.fromisoformat(response.date.replace("Z", "+00:00"))
+        folder = txt_folder(result.source, result.published, captured)
+        try:
+            key = await self.archiver.put_txt(folder, result.canonical_url, data)
+        except Exception as exc:
+            logger.error("TXT for %s not stored: %s", item["final_url"], exc)
+            item["reason"] = f"TXT not stored ({exc}); the page is in the WARC"
+            return
+        item["txt"] = metadata["txt"] = key
+        self.archiver.captures.add_text(result.canonical_url, digest, key)

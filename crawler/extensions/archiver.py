@@ -97,7 +97,7 @@ class Archiver:
         crawler.signals.connect(archiver.spider_closed, signal=signals.spider_closed)
         return archiver
 
-    def _inc(self, key: str, count: int = 1) -> None:
+    def count(self, key: str, count: int = 1) -> None:
         if self.stats is not None:
             self.stats.inc_value(f"sangrah/{key}", count)
 
@@ -143,9 +143,9 @@ class Archiver:
             except Exception as exc:
                 logger.error("could not publish %s to %s: %s", key, self.store.uri, exc)
                 self.unpublished.append((key, str(exc)))
-                self._inc("upload_failed")
+                self.count("upload_failed")
                 return
-        self._inc("warc_published")
+        self.count("warc_published")
 
     def _schedule_publish(self, warc_key: str, index_key: str) -> None:
         loop = asyncio.get_running_loop()
@@ -161,7 +161,7 @@ class Archiver:
             digest = payload_digest(exchange.body)
         revisit_of = previous if previous is not None and previous.digest == digest else None
         ref = await self._run(self._writer, self._record, exchange, revisit_of)
-        self._inc("warc_revisits" if revisit_of else "warc_responses")
+        self.count("warc_revisits" if revisit_of else "warc_responses")
         if revisit_of is None and ref.digest:
             self.captures.add_response(
                 Capture(
@@ -198,5 +198,5 @@ class Archiver:
 
     async def put_txt(self, folder: str, canonical_url: str, data: bytes) -> str:
         key = await self._run(self._uploader, self.txt.put, folder, canonical_url, data)
-        self._inc("txt_written")
+        self.count("txt_written")
         return key

@@ -1,0 +1,203 @@
+"""`sangrah fetch` end to end: the real CLI, a Scrapy child process, the replay proxy, a store.
+
+Each CLI run costs a few seconds (Scrapy start-up, extraction workers), so the runs are
+module-scoped and the tests read what they left behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archive import cdxj
+from archive.storage import open_store
+from archive.text import TXT_NAME_RE, format_errors, from_seed_txt
+from tests.corpus_urls import CORPUS, manifest
+
+SANGRAH = str(Path(sys.executable).with_name("sangrah"))
+WARCIO = str(Path(sys.executable).with_name("warcio"))
+
+ENTRIES = {entry["url"]: entry for entry in manifest()}
+ARTICLES = [u for u, e in ENTRIES.items() if e["kind"] == "article"]
+NOT_ARTICLE = "https://ndtv.in/videos/rajnath-singh-said-there-should-be-no-objection-to-worship-on-rafale-529463"
+MISSING = "https://ndtv.in/india/this-page-does-not-exist-1234567"
+FORBIDDEN = "https://ndtv.in/india/rajnath-singh-to-take-charge-of-defense-ministry-modi-government-2046375"
+SOFT_404 = "https://www.pib.gov.in/PressReleasePage.aspx?PRID=2127218&reg=3&lang=2"
+REDIRECTED = "https://khabar.ndtv.com/news/india/pakistans-military-along-with-india-in-the-practice-of-fight-against-terrorism-2096858"
+OFFSITE_REDIRECT = "https://webdunia.com/"
+
+
+def run_fetch(store: str, urls: list[str], *extra: str, env: dict | None = None):
+    command = [SANGRAH, "fetch", "--json", "--store", store, "--replay", str(CORPUS), *extra]
+    done = subprocess.run(
+        command + urls,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return done, {r["url"]: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    store = tmp_path_factory.mktemp("store")
+    urls = [*ARTICLES, NOT_ARTICLE, MISSING, FORBIDDEN, SOFT_404, REDIRECTED, OFFSITE_REDIRECT]
+    done, results = run_fetch(str(store), urls)
+    assert len(results) == len(urls), done.stderr[-3000:]
+    return store, done, results
+
+
+def read_record(store, key: str, offset: int, length: int):
+    data = store.read_range(key, offset, length)
+    record = next(iter(ArchiveIterator(io.BytesIO(data))))
+    return record, record.content_stream().read()
+
+
+def test_every_article_gets_a_seed_txt(local_run):
+    root, done, results = local_run
+    store = open_store(str(root))
+    for url in ARTICLES:
+        result = results[url]
+        assert result["txt"], (url, result["reason"])
+        name = result["txt"].rsplit("/", 1)[-1]
+        assert TXT_NAME_RE.match(name), name
+        assert result["txt"].startswith(f"txt/{ENTRIES[url]['source']}/")
+        data = store.get_bytes(result["txt"])
+        assert format_errors(data) == [], (result["txt"], format_errors(data))
+        title, blocks = from_seed_txt(data)
+        assert title == ENTRIES[url]["meta"]["title"]
+        assert blocks, url
+    assert done.returncode == 1  # some URLs below are not articles
+
+
+def test_twins_share_one_txt(local_run):
+    _root, _done, results = local_run
+    iframe = "https://www.pib.gov.in/PressReleaseIframePage.aspx?PRID=2127135"
+    page = "https://www.pib.gov.in/PressReleasePage.aspx?PRID=2127135&reg=3&lang=2"
+    assert results[iframe]["txt"] == results[page]["txt"]
+    assert results[iframe]["canonical_url"] == results[page]["canonical_url"]
+
+
+def test_articles_are_archived_as_sent(local_run):
+    root, _done, results = local_run
+    store = open_store(str(root))
+    url = "https://ndtv.in/india/india-russia-resolve-to-strengthen-defence-cooperation-rajnath-singh-shoigu-sco-meeting-4039518"
+    result = results[url]
+    record, content = read_record(store, result["warc"], result["offset"], result["length"])
+    assert record.rec_type == "response"
+    assert record.rec_headers.get_header("WARC-Target-URI") == url
+    # The replay proxy gzips and chunks text; the record keeps the gzip, not the chunking.
+    assert record.http_headers.get_header("Content-Encoding") == "gzip"
+    assert record.http_headers.get_header("Transfer-Encoding") is None
+    assert content == (CORPUS / ENTRIES[url]["body"]).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "reason"),
+    [
+        (NOT_ARTICLE, 200, "not an article"),
+        (MISSING, 404, "HTTP 404"),
+        (FORBIDDEN, 403, "HTTP 403"),
+        (SOFT_404, 200, "soft 404"),
+        (OFFSITE_REDIRECT, 404, "HTTP 404"),
+    ],
+)
+def test_no_txt_with_a_clear_reason(local_run, url, status, reason):
+    root, _done, results = local_run
+    result = results[url]
+    assert result["txt"] is None
+    assert result["status"] == status
+    assert reason.lower() in result["reason"].lower()
+    record, _ = read_record(open_store(str(root)), result["warc"], result["offset"], result["length"])
+    assert record.rec_headers.get_header("WARC-Target-URI") == result["final_url"]
+
+
+def test_redirect_hops_are_recorded(local_run):
+    root, _done, results = local_run
+    result = results[REDIRECTED]
+    assert result["final_url"].startswith("https://ndtv.in/india/")
+    assert result["txt"]
+    targets = {}
+    for warc in Path(root, "warc").rglob("*.warc.gz"):
+        with warc.open("rb") as f:
+            for record in ArchiveIterator(f):
+                if record.rec_type == "response":
+                    targets[record.rec_headers.get_header("WARC-Target-URI")] = (
+                        record.http_headers.get_statuscode()
+                    )
+    assert targets[REDIRECTED] == "301"
+    assert targets["https://ndtv.in/robots.txt"] == "200"
+
+
+def test_warcs_are_valid_and_indexed(local_run):
+    root, _done, results = local_run
+    warcs = sorted(Path(root, "warc").rglob("*.warc.gz"))
+    assert warcs
+    assert not list(Path(root).rglob("*.open"))
+    for warc in warcs:
+        subprocess.run(["gzip", "-t", str(warc)], check=True)
+        subprocess.run([WARCIO, "check", str(warc)], check=True, capture_output=True)
+        index = warc.with_name(warc.name.removesuffix(".warc.gz") + ".cdxj")
+        entries = list(cdxj.parse(index.read_bytes()))
+        indexed_txt = {e.fields.get("txt") for e in entries if e.fields.get("type") == "metadata"}
+    txts = {r["txt"] for r in results.values() if r["txt"]}
+    assert txts <= indexed_txt
+    with warcs[0].open("rb") as f:
+        first = next(iter(ArchiveIterator(f)))
+        assert first.rec_type == "warcinfo"
+        info = first.content_stream().read().decode()
+    assert "software: sangrah/" in info and "robots: obey" in info
+
+
+def test_refetch_writes_revisit_not_a_new_txt(local_run):
+    root, _done, results = local_run
+    url = ARTICLES[0]
+    done, again = run_fetch(str(root), [url])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert again[url]["revisit"] is True
+    assert again[url]["txt"] == results[url]["txt"]
+    record, _ = read_record(
+        open_store(str(root)), again[url]["warc"], again[url]["offset"], again[url]["length"]
+    )
+    assert record.rec_type == "revisit"
+    txt_files = list(Path(root, "txt").rglob("*.txt"))
+    assert len(txt_files) == len({r["txt"] for r in results.values() if r["txt"]})
+
+
+def test_fetch_into_s3(s3_server, tmp_path):
+    store_uri = f"s3://{s3_server.new_bucket()}/archive"
+    env = {
+        "AWS_ENDPOINT_URL": s3_server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": s3_server.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
+        "AWS_DEFAULT_REGION": s3_server.region,
+        "SANGRAH_SPOOL_DIR": str(tmp_path / "spool"),
+    }
+    urls = [ARTICLES[0], REDIRECTED, MISSING]
+    done, results = run_fetch(store_uri, urls, env=env)
+    assert len(results) == 3, done.stderr[-3000:]
+    os.environ.update(env)
+    try:
+        store = open_store(store_uri)
+        keys = list(store.iter_keys())
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+    for url in (ARTICLES[0], REDIRECTED):
+        assert results[url]["txt"] in keys
+        assert results[url]["warc"] in keys
+        assert results[url]["warc"].removesuffix(".warc.gz") + ".cdxj" in keys
+        record, _ = read_record(store, results[url]["warc"], results[url]["offset"], results[url]["length"])
+        assert record.rec_headers.get_header("WARC-Target-URI") == results[url]["final_url"]
+    assert not any(p.is_file() for p in (tmp_path / "spool").rglob("*"))
+    assert gzip.decompress(store.get_bytes(results[ARTICLES[0]]["warc"]))[:8] == b"WARC/1.1"
