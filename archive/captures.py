@@ -32,6 +32,7 @@ class CaptureIndex:
     def __init__(self) -> None:
         self._latest: dict[str, Capture] = {}
         self._txt: dict[tuple[str, int], str] = {}
+        self._texts: dict[tuple[str, str], str] = {}  # (canonical URL, text SHA-256) -> TXT key
 
     def __len__(self) -> int:
         return len(self._latest)
@@ -51,6 +52,14 @@ class CaptureIndex:
     def add_txt(self, warc: str, offset: int, txt: str) -> None:
         self._txt[(warc, offset)] = txt
 
+    def add_text(self, canonical_url: str, text_sha256: str, txt: str) -> None:
+        self._texts.setdefault((canonical_url, text_sha256), txt)
+
+    def txt_with_text(self, canonical_url: str, text_sha256: str) -> str | None:
+        """The TXT already holding this text for this article (a twin page, a page whose
+        ads or visitor counter changed), if any."""
+        return self._texts.get((canonical_url, text_sha256))
+
     def add_index(self, index_key: str, data: bytes) -> None:
         """Take in one CDXJ file; revisit lines are skipped (they point at an original)."""
         warc = index_key.removesuffix(".cdxj") + ".warc.gz"
@@ -60,6 +69,8 @@ class CaptureIndex:
                 ref = fields.get("refers_to") or {}
                 if fields.get("txt") and ref.get("warc"):
                     self.add_txt(ref["warc"], int(ref["offset"]), fields["txt"])
+                if fields.get("txt") and fields.get("canonical_url") and fields.get("text_sha256"):
+                    self.add_text(fields["canonical_url"], fields["text_sha256"], fields["txt"])
             elif fields.get("mime") != "warc/revisit" and fields.get("digest"):
                 self.add_response(
                     Capture(
