@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -58,6 +59,24 @@ def replay_proxy(paths: list[Path] | None) -> Iterator[str | None]:
         yield proxy.url
 
 
+def replay_env(proxy: str, s3_endpoint: str | None) -> dict[str, str]:
+    """Route every request of the crawl through the replay proxy, and nothing else.
+
+    Scrapy's HttpProxyMiddleware reads the proxy variables, and so does everything else in the
+    child (tldextract's suffix-list download ends at the proxy, not on the internet); the store
+    is exempt, or boto3 would ask the replay proxy for S3.
+    """
+    bypass = [".amazonaws.com"]
+    if s3_endpoint:
+        bypass.append(urlsplit(s3_endpoint).hostname or "")
+    names = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+    return {
+        **dict.fromkeys(names, proxy),
+        "no_proxy": ",".join(bypass),
+        "NO_PROXY": ",".join(bypass),
+    }
+
+
 def run_spider(
     spider: str,
     spider_args: dict[str, str],
@@ -80,10 +99,7 @@ def run_spider(
             command += ["-s", setting]
         env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
         if proxy:
-            # Scrapy's HttpProxyMiddleware reads these; the replay proxy terminates TLS itself.
-            env.update(http_proxy=proxy, https_proxy=proxy, HTTP_PROXY=proxy, HTTPS_PROXY=proxy)
-            env.pop("no_proxy", None)
-            env.pop("NO_PROXY", None)
+            env.update(replay_env(proxy, env.get("AWS_ENDPOINT_URL")))
         code = subprocess.call(command, env=env)
         lines = report.read_text("utf-8").splitlines() if report.exists() else []
         if code != 0 and not lines:
@@ -164,18 +180,94 @@ def fetch(
 
 @app.command()
 def sync(store: StoreOption = "./archive-data") -> None:
-    """Publish files left in the spool by runs that could not reach the store."""
+    """Publish what runs that could not reach the store left in the spool."""
     from archive.spool import Spool
     from archive.storage import open_store
+    from archive.sync import sync_spool
+    from archive.txtstore import TxtStore
 
     target = open_store(store)
     spool_dir = Path(os.environ.get("SANGRAH_SPOOL_DIR") or default_spool_dir(store))
-    published, failed = Spool(spool_dir, target).publish_pending()
-    for key in published:
+    report = sync_spool(Spool(spool_dir, target), TxtStore(target))
+    for key in report.rescued:
+        console.print(f"sealed {key} (left open by a run that died)")
+    for key in report.published:
         console.print(f"published {key}")
-    for key, reason in failed:
+    for key, reason in report.failed:
         console.print(f"[red]still waiting: {key}: {reason}[/red]")
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+def crawl(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Sources: pib ians ndtv webdunia generic.")
+    ] = None,
+    all_sources: Annotated[
+        bool, typer.Option("--all", help="Every source with discovery URLs in sources.toml.")
+    ] = False,
+    since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: skip links dated before.")] = None,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: skip links dated after.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N articles per source.")] = None,
+    prid_range: Annotated[str | None, typer.Option(help="pib: backfill PRIDs A-B.")] = None,
+    start_url: Annotated[list[str] | None, typer.Option(help="generic: start page.")] = None,
+    feed: Annotated[list[str] | None, typer.Option(help="generic: RSS/Atom feed.")] = None,
+    sitemap: Annotated[list[str] | None, typer.Option(help="generic: sitemap.")] = None,
+    store: StoreOption = "./archive-data",
+    replay: ReplayOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="JSON lines: URLs, summaries.")
+    ] = False,
+    setting: SettingOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Discover articles (feeds, sitemaps, listings) and archive them, newest first."""
+    from archive.sources import load_sources
+
+    names = list(sources or [])
+    if all_sources:
+        found = load_sources().items()
+        keys = ("feeds", "sitemaps", "listings")
+        names += [n for n, s in found if n != "generic" and any(s.discovery.get(k) for k in keys)]
+    if not names:
+        raise typer.BadParameter("name at least one source, or give --all")
+    common = {"since": since, "until": until, "limit": str(limit) if limit else None}
+    per_source = {
+        "pib": {"prid_range": prid_range},
+        "generic": {"start_url": ",".join(start_url or []), "feed": ",".join(feed or []),
+                    "sitemap": ",".join(sitemap or [])},
+    }  # fmt: skip
+    # A replay needs no politeness delays; -s options still override these.
+    settings = [
+        *(["DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=False"] if replay else []),
+        *(setting or []),
+    ]
+    summaries = []
+    for name in dict.fromkeys(names):
+        args = {k: v for k, v in {**common, **per_source.get(name, {})}.items() if v}
+        lines = run_spider(
+            name, args, store=store, replay=replay, settings=settings, verbose=verbose
+        )
+        summary = next((line["summary"] for line in lines if "summary" in line), None)
+        summary = summary or {"source": name, "ok": False, "problem": "no summary (see the log)"}
+        summaries.append(summary)
+        if json_output:
+            for line in lines:
+                print(json.dumps(line, ensure_ascii=False))
+            if not any("summary" in line for line in lines):
+                print(json.dumps({"summary": summary}, ensure_ascii=False))
+    out = Console(highlight=False, stderr=json_output)
+    for s in summaries:
+        mark = "[green]ok[/green]" if s["ok"] else f"[red]FAILED: {s.get('problem')}[/red]"
+        counts = ("discovered", "requested", "archived", "not_article", "failed")
+        out.print(f"{mark} {s['source']}: " + ", ".join(f"{c} {s.get(c, '-')}" for c in counts))
+        if s.get("reasons"):
+            out.print("    no TXT: " + ", ".join(f"{k} x{v}" for k, v in s["reasons"].items()))
+        if errors := s.get("discovery_errors"):
+            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+            out.print(f"    [yellow]feeds/sitemaps/listings failed: {errors[0]}{more}[/yellow]")
+    warn_spool(store)
+    raise typer.Exit(0 if all(s["ok"] for s in summaries) else 1)
 
 
 def main() -> None:

@@ -34,6 +34,30 @@ def warc_key(prefix: str, when: datetime, serial: int, host: str) -> str:
     return f"warc/{when:%Y/%m/%d}/{name}"
 
 
+def _this_host() -> str:
+    return socket.gethostname().replace("-", "_")
+
+
+def is_abandoned(open_path: Path) -> bool:
+    """Whether a ``.open`` WARC in the spool belongs to a process of this host that is gone.
+
+    Another host's file (a shared spool) is left to that host; a live process's file to it.
+    """
+    parts = open_path.name.removesuffix(".warc.gz.open").rsplit("-", 2)
+    if len(parts) != 3 or not parts[2].isdigit() or parts[1] != _this_host():
+        return False
+    pid = int(parts[2])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def index_key(key: str) -> str:
     return key.removesuffix(".warc.gz") + ".cdxj"
 
@@ -61,7 +85,7 @@ class WarcRecorder:
         self._info = info
         self._prefix = prefix
         self._max_size = max_size
-        self._host = (host or socket.gethostname()).replace("-", "_")
+        self._host = host.replace("-", "_") if host else _this_host()
         self._clock = clock
         self._new_id = new_id
         self._serial = 0
@@ -127,7 +151,7 @@ class WarcRecorder:
                 "length": response.length,
                 "id": response.record_id,
             },
-            **data,
+            **dict(sorted(data.items())),  # as the metadata record stores it
         }
         self._entries.append(cdxj.CdxjEntry(target_uri, cdxj.timestamp14(ref.date), fields))
         return self._ref(ref)

@@ -8,11 +8,16 @@ writer taking the same ordinal makes this one move to the next).
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from archive.storage import Store
-from archive.text import parse_txt_name, txt_name
+from archive.text import parse_txt_name, url_key
+
+logger = logging.getLogger(__name__)
+PENDING_DIR = ".txt-pending"  # in the spool; dot-named so the spool does not publish it as is
 
 IST = timezone(timedelta(hours=5, minutes=30))
 
@@ -50,11 +55,38 @@ class TxtStore:
 
     def put(self, folder: str, canonical_url: str, data: bytes) -> str:
         """Store ``data`` under the next free name in ``folder``; returns its key."""
+        return self._put(folder, url_key(canonical_url), data)
+
+    def _put(self, folder: str, hex16: str, data: bytes) -> str:
         for _ in range(self._max_attempts):
-            key = f"{folder}/{txt_name(self._allocate(folder), canonical_url)}"
+            key = f"{folder}/{self._allocate(folder):03d}_{hex16}.txt"
             try:
                 self._store.put_bytes(key, data, overwrite=False)
                 return key
             except FileExistsError:
                 continue
         raise RuntimeError(f"no free TXT name in {folder} after {self._max_attempts} tries")
+
+
+def spool_pending(spool_dir: Path, folder: str, canonical_url: str, data: bytes) -> Path:
+    """Keep a TXT the store would not take; its name (ordinal) is chosen when it is published."""
+    path = spool_dir / PENDING_DIR / folder / f"{url_key(canonical_url)}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def publish_pending(txt: TxtStore, spool_dir: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Name and store every pending TXT: (stored keys, [(file, reason)] still pending)."""
+    done: list[str] = []
+    failed: list[tuple[str, str]] = []
+    root = spool_dir / PENDING_DIR
+    for path in sorted(root.rglob("*.txt")) if root.exists() else []:
+        folder = path.parent.relative_to(root).as_posix()
+        try:
+            done.append(txt._put(folder, path.stem, path.read_bytes()))
+        except Exception as exc:
+            failed.append((str(path), f"{type(exc).__name__}: {exc}"))
+        else:
+            path.unlink()
+    return done, failed

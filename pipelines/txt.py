@@ -49,11 +49,10 @@ class TxtPipeline:
             return
         captured = datetime.fromisoformat(response.date.replace("Z", "+00:00"))
         folder = txt_folder(result.source, result.published, captured)
-        try:
-            key = await self.archiver.put_txt(folder, result.canonical_url, data)
-        except Exception as exc:
-            logger.error("TXT for %s not stored: %s", item["final_url"], exc)
-            item["reason"] = f"TXT not stored ({exc}); the page is in the WARC"
+        key = await self.archiver.put_txt(folder, result.canonical_url, data)
+        if key is None:
+            item["reason"] = "the store failed: the TXT waits in the spool for `sangrah sync`"
+            metadata["txt_pending"] = True
             return
         item["txt"] = metadata["txt"] = key
         self.archiver.captures.add_text(result.canonical_url, digest, key)

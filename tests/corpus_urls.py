@@ -1,6 +1,6 @@
 """Print the URLs of the bundled corpus, one per line (``--kind article`` to filter).
 
-    python -m tests.corpus_urls --kind article
+python -m tests.corpus_urls --kind article
 """
 
 from __future__ import annotations

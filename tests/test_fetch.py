@@ -6,10 +6,10 @@ module-scoped and the tests read what they left behind.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +21,7 @@ from archive import cdxj
 from archive.storage import open_store
 from archive.text import TXT_NAME_RE, format_errors, from_seed_txt
 from tests.corpus_urls import CORPUS, manifest
+from tests.seaweed import s3_store_for
 
 SANGRAH = str(Path(sys.executable).with_name("sangrah"))
 WARCIO = str(Path(sys.executable).with_name("warcio"))
@@ -29,7 +30,9 @@ ENTRIES = {entry["url"]: entry for entry in manifest()}
 ARTICLES = [u for u, e in ENTRIES.items() if e["kind"] == "article"]
 NOT_ARTICLE = "https://ndtv.in/videos/rajnath-singh-said-there-should-be-no-objection-to-worship-on-rafale-529463"
 MISSING = "https://ndtv.in/india/this-page-does-not-exist-1234567"
-FORBIDDEN = "https://ndtv.in/india/rajnath-singh-to-take-charge-of-defense-ministry-modi-government-2046375"
+FORBIDDEN = (
+    "https://ndtv.in/india/rajnath-singh-to-take-charge-of-defense-ministry-modi-government-2046375"
+)
 SOFT_404 = "https://www.pib.gov.in/PressReleasePage.aspx?PRID=2127218&reg=3&lang=2"
 REDIRECTED = "https://khabar.ndtv.com/news/india/pakistans-military-along-with-india-in-the-practice-of-fight-against-terrorism-2096858"
 OFFSITE_REDIRECT = "https://webdunia.com/"
@@ -118,7 +121,9 @@ def test_no_txt_with_a_clear_reason(local_run, url, status, reason):
     assert result["txt"] is None
     assert result["status"] == status
     assert reason.lower() in result["reason"].lower()
-    record, _ = read_record(open_store(str(root)), result["warc"], result["offset"], result["length"])
+    record, _ = read_record(
+        open_store(str(root)), result["warc"], result["offset"], result["length"]
+    )
     assert record.rec_headers.get_header("WARC-Target-URI") == result["final_url"]
 
 
@@ -174,30 +179,63 @@ def test_refetch_writes_revisit_not_a_new_txt(local_run):
     assert len(txt_files) == len({r["txt"] for r in results.values() if r["txt"]})
 
 
-def test_fetch_into_s3(s3_server, tmp_path):
-    store_uri = f"s3://{s3_server.new_bucket()}/archive"
-    env = {
-        "AWS_ENDPOINT_URL": s3_server.endpoint_url,
-        "AWS_ACCESS_KEY_ID": s3_server.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
-        "AWS_DEFAULT_REGION": s3_server.region,
-        "SANGRAH_SPOOL_DIR": str(tmp_path / "spool"),
+def s3_env(server, spool: Path, endpoint: str | None = None) -> dict:
+    return {
+        "AWS_ENDPOINT_URL": endpoint or server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_DEFAULT_REGION": server.region,
+        "SANGRAH_SPOOL_DIR": str(spool),
     }
+
+
+def test_fetch_into_s3(s3_server, s3_bucket, tmp_path):
+    store_uri = f"s3://{s3_bucket}/run1"
     urls = [ARTICLES[0], REDIRECTED, MISSING]
-    done, results = run_fetch(store_uri, urls, env=env)
+    done, results = run_fetch(store_uri, urls, env=s3_env(s3_server, tmp_path / "spool"))
     assert len(results) == 3, done.stderr[-3000:]
-    os.environ.update(env)
-    try:
-        store = open_store(store_uri)
-        keys = list(store.iter_keys())
-    finally:
-        for name in env:
-            os.environ.pop(name, None)
+    store = s3_store_for(s3_server, s3_bucket)
+    keys = set(store.iter_keys())
     for url in (ARTICLES[0], REDIRECTED):
-        assert results[url]["txt"] in keys
-        assert results[url]["warc"] in keys
-        assert results[url]["warc"].removesuffix(".warc.gz") + ".cdxj" in keys
-        record, _ = read_record(store, results[url]["warc"], results[url]["offset"], results[url]["length"])
-        assert record.rec_headers.get_header("WARC-Target-URI") == results[url]["final_url"]
-    assert not any(p.is_file() for p in (tmp_path / "spool").rglob("*"))
-    assert gzip.decompress(store.get_bytes(results[ARTICLES[0]]["warc"]))[:8] == b"WARC/1.1"
+        result = results[url]
+        assert {result["txt"], result["warc"], result["warc"].replace(".warc.gz", ".cdxj")} <= keys
+        record, _ = read_record(store, result["warc"], result["offset"], result["length"])
+        assert record.rec_headers.get_header("WARC-Target-URI") == result["final_url"]
+        assert format_errors(store.get_bytes(result["txt"])) == []
+    assert results[MISSING]["reason"] == "HTTP 404"
+    assert not [p for p in (tmp_path / "spool").rglob("*") if p.is_file()]
+
+
+def test_unreachable_s3_loses_nothing(s3_server, s3_bucket, tmp_path):
+    """The store is down: WARC and TXT wait in the spool, the command says so, sync uploads."""
+    spool = tmp_path / "spool"
+    store_uri = f"s3://{s3_bucket}/run1"
+    closed_port = f"http://127.0.0.1:{free_port()}"
+    done, results = run_fetch(store_uri, [ARTICLES[0]], env=s3_env(s3_server, spool, closed_port))
+    assert done.returncode == 1
+    assert "sangrah sync" in done.stderr
+    assert results[ARTICLES[0]]["txt"] is None
+    assert "spool" in results[ARTICLES[0]]["reason"]
+    waiting = sorted(p.name for p in spool.rglob("*") if p.is_file())
+    assert any(n.endswith(".warc.gz") for n in waiting) and any(n.endswith(".txt") for n in waiting)
+
+    synced = subprocess.run(
+        [SANGRAH, "sync", "--store", store_uri],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **s3_env(s3_server, spool)},
+        timeout=120,
+    )
+    assert synced.returncode == 0, synced.stderr
+    assert not [p for p in spool.rglob("*") if p.is_file()]
+    keys = list(s3_store_for(s3_server, s3_bucket).iter_keys())
+    assert sum(k.endswith(".warc.gz") for k in keys) == 1
+    assert sum(k.endswith(".cdxj") for k in keys) == 1
+    txts = [k for k in keys if k.startswith("txt/")]
+    assert len(txts) == 1 and TXT_NAME_RE.match(txts[0].rsplit("/", 1)[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -13,6 +13,7 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj
+from archive.indexer import index_warc, rescue_open_warc
 from archive.recorder import WarcRecorder, index_key
 from archive.warc import Exchange, RecordRef, WarcFileWriter, payload_digest
 
@@ -121,7 +122,9 @@ def test_recorder_rotates_renames_and_indexes(tmp_path: Path):
     warc = tmp_path / ref.warc
     assert warc.exists() and not (tmp_path / (ref.warc + ".open")).exists()
     subprocess.run(["gzip", "-t", str(warc)], check=True)
-    subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", "-v", str(warc)], check=True)
+    subprocess.run(
+        [str(Path(sys.executable).with_name("warcio")), "check", "-v", str(warc)], check=True
+    )
     with warc.open("rb") as f:
         f.seek(ref.offset)
         record = next(iter(ArchiveIterator(io.BytesIO(f.read(ref.length)))))
@@ -137,3 +140,53 @@ def test_recorder_rotates_renames_and_indexes(tmp_path: Path):
 def test_surt():
     assert cdxj.surt("https://www.PIB.gov.in/P.aspx?b=2&a=1#x") == "in,gov,pib)/p.aspx?a=1&b=2"
     assert cdxj.surt("http://ndtv.in:8080/india") == "in,ndtv:8080)/india"
+
+
+def _recorder(tmp_path: Path, **kwargs) -> WarcRecorder:
+    def spool_path(key: str) -> Path:
+        path = tmp_path / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    return WarcRecorder(
+        spool_path, {"software": "t"}, clock=lambda: WHEN, new_id=pinned_ids(), **kwargs
+    )
+
+
+def test_index_rebuilt_from_warc_equals_written_index(tmp_path: Path):
+    recorder = _recorder(tmp_path)
+    ref = recorder.record_exchange(gzip_exchange())
+    recorder.record_exchange(gzip_exchange(url="https://ndtv.in/robots.txt", status=404))
+    recorder.record_metadata(gzip_exchange().url, ref, {"txt": "txt/pib/a.txt", "title": "शीर्षक"})
+    warc_key, index = recorder.close()
+    with (tmp_path / warc_key).open("rb") as stream:
+        rebuilt = index_warc(stream, warc_key.rsplit("/", 1)[-1], warc_key)
+    assert cdxj.render(rebuilt) == (tmp_path / index).read_bytes()
+
+
+def test_rescue_keeps_whole_records_of_a_crashed_warc(tmp_path: Path):
+    recorder = _recorder(tmp_path)
+    first = recorder.record_exchange(gzip_exchange())
+    second = recorder.record_exchange(gzip_exchange(url="https://ndtv.in/x-1234567"))
+    open_path = tmp_path / (recorder.current_key + ".open")
+    recorder._file.close()  # the process dies: the file stays .open
+    with open_path.open("r+b") as f:  # the crash: the second exchange half written
+        f.truncate(second.offset + second.length // 2)
+    sealed, index = rescue_open_warc(open_path, recorder.current_key)
+    assert not open_path.exists()
+    subprocess.run(
+        [str(Path(sys.executable).with_name("warcio")), "check", str(sealed)], check=True
+    )
+    urls = [e.url for e in cdxj.parse(index.read_bytes())]
+    assert urls == [gzip_exchange().url]
+    assert sealed.stat().st_size == first.offset + first.length + _request_length(sealed, first)
+
+
+def _request_length(path: Path, response: RecordRef) -> int:
+    with path.open("rb") as f:
+        f.seek(response.offset + response.length)
+        it = ArchiveIterator(f)
+        record = next(iter(it))
+        assert record.rec_type == "request"
+        it.read_to_end()
+        return it.get_record_length()

@@ -25,7 +25,8 @@ from archive.layout import default_spool_dir
 from archive.recorder import WarcRecorder
 from archive.spool import Spool
 from archive.storage import Store, open_store
-from archive.txtstore import TxtStore
+from archive.sync import sync_spool
+from archive.txtstore import TxtStore, spool_pending
 from archive.warc import Exchange, RecordRef, payload_digest
 
 logger = logging.getLogger(__name__)
@@ -106,12 +107,12 @@ class Archiver:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def spider_opened(self) -> None:
-        for path in self.spool.stale_open():
-            logger.warning("unfinished WARC from an earlier run left in the spool: %s", path)
-        published, failed = await self._run(self._uploader, self.spool.publish_pending)
-        if published:
-            logger.info("published %d files left in the spool by earlier runs", len(published))
-        for key, reason in failed:
+        report = await self._run(self._uploader, sync_spool, self.spool, self.txt)
+        if report.published:
+            logger.info(
+                "published %d files left in the spool by earlier runs", len(report.published)
+            )
+        for key, reason in report.failed:
             logger.error("still cannot publish %s: %s", key, reason)
         self.captures = await self._run(self._uploader, CaptureIndex.load, self.store)
 
@@ -165,7 +166,12 @@ class Archiver:
         if revisit_of is None and ref.digest:
             self.captures.add_response(
                 Capture(
-                    exchange.url, ref.warc, ref.offset, ref.length, ref.record_id, ref.date,
+                    exchange.url,
+                    ref.warc,
+                    ref.offset,
+                    ref.length,
+                    ref.record_id,
+                    ref.date,
                     ref.digest,
                 )
             )
@@ -175,8 +181,12 @@ class Archiver:
         original = None
         if revisit_of is not None:
             original = RecordRef(
-                revisit_of.warc, revisit_of.offset, revisit_of.length, revisit_of.record_id,
-                revisit_of.date, revisit_of.digest,
+                revisit_of.warc,
+                revisit_of.offset,
+                revisit_of.length,
+                revisit_of.record_id,
+                revisit_of.date,
+                revisit_of.digest,
             )
         return self.recorder.record_exchange(exchange, revisit_of=original)
 
@@ -196,7 +206,14 @@ class Archiver:
         if closed:
             self._schedule_publish(*closed)
 
-    async def put_txt(self, folder: str, canonical_url: str, data: bytes) -> str:
-        key = await self._run(self._uploader, self.txt.put, folder, canonical_url, data)
+    async def put_txt(self, folder: str, canonical_url: str, data: bytes) -> str | None:
+        """Store a TXT; None when the store failed and the TXT waits in the spool instead."""
+        try:
+            key = await self._run(self._uploader, self.txt.put, folder, canonical_url, data)
+        except Exception as exc:
+            path = spool_pending(self.spool.directory, folder, canonical_url, data)
+            logger.error("TXT for %s waits in %s: %s", canonical_url, path, exc)
+            self.count("txt_spooled")
+            return None
         self.count("txt_written")
         return key

@@ -1,6 +1,6 @@
 """``fetch``: archive the given URLs, one result item per URL whatever happens to it.
 
-    scrapy crawl fetch -a urls="https://ndtv.in/...,https://www.pib.gov.in/..."
+scrapy crawl fetch -a urls="https://ndtv.in/...,https://www.pib.gov.in/..."
 """
 
 from __future__ import annotations

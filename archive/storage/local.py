@@ -1,0 +1,164 @@
+"""LocalStore: archive files in a directory tree, written atomically."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from archive.storage import StoreError, file_sha256, path_from_uri, validate_key, validate_prefix
+
+_CHUNK = 1 << 20
+
+
+class LocalStore:
+    """Keys map to files under `root`; names starting with '.' (temp files, the spool) are not keys.
+
+    A file appears under its final name only once complete and fsynced, so a reader or a crash
+    never sees half a file.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.uri = self.root.absolute().as_uri()
+
+    @classmethod
+    def from_uri(cls, uri: str, **_s3_options: object) -> LocalStore:
+        return cls(path_from_uri(uri))
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        dest = self._path(key)
+        sent = hashlib.sha256()
+        with open(path, "rb") as src:
+            tmp = _write_temp(dest, _hashed_chunks(src, sent))
+        try:
+            # Checked before the rename, so a bad copy never appears under the key.
+            size, digest = file_sha256(tmp)
+            if size != os.path.getsize(path) or digest != sent.hexdigest():
+                raise StoreError(
+                    f"{key}: copy does not match {path} (size {size}, sha256 {digest})"
+                )
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(dest.parent)
+
+    def move_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        """Move `path` into the store: a rename on the same filesystem, else put_file + unlink."""
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, dest)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            self.put_file(key, path)
+            os.unlink(path)
+        else:
+            fsync_dir(dest.parent)
+
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> None:
+        dest = self._path(key)
+        tmp = _write_temp(dest, [data])
+        try:
+            if overwrite:
+                os.replace(tmp, dest)
+            else:
+                # link() fails if the name exists, so of two concurrent writers exactly one wins,
+                # and the winner's file is already complete when it appears.
+                os.link(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(dest.parent)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        if start < 0 or length < 0:
+            raise ValueError(f"invalid range start={start} length={length}")
+        with open(self._path(key), "rb") as f:
+            f.seek(start)
+            return f.read(length)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        st = self._path(key).stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise FileNotFoundError(errno.ENOENT, "not a file", key)
+        return st.st_size
+
+    def iter_keys(self, prefix: str = "") -> Iterator[str]:
+        validate_prefix(prefix)
+        base = prefix.rpartition("/")[0]
+        yield from _walk(self.root / base, f"{base}/" if base else "", prefix)
+
+    def _path(self, key: str) -> Path:
+        return self.root / validate_key(key)
+
+
+def _walk(directory: Path, key_prefix: str, prefix: str) -> Iterator[str]:
+    """Keys under `directory` starting with `prefix`, in plain string order.
+
+    A directory sorts as its name + '/', because every key inside it starts with that: so
+    'a.txt' < 'a/b' < 'a0', the same order as sorted() and as an S3 listing.
+    """
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    named = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        is_dir = entry.is_dir(follow_symlinks=False)
+        key = key_prefix + entry.name + ("/" if is_dir else "")
+        if key.startswith(prefix) or (is_dir and prefix.startswith(key)):
+            named.append((key, entry, is_dir))
+    for key, entry, is_dir in sorted(named, key=lambda item: item[0]):
+        if is_dir:
+            yield from _walk(Path(entry.path), key, prefix)
+        elif entry.is_file():
+            yield key
+
+
+def _hashed_chunks(src: BinaryIO, digest: hashlib._Hash) -> Iterator[bytes]:
+    while chunk := src.read(_CHUNK):
+        digest.update(chunk)
+        yield chunk
+
+
+def _write_temp(dest: Path, chunks: Iterable[bytes]) -> Path:
+    """A complete, fsynced temp file next to `dest` (same directory, so rename is atomic)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Dot-named so listings skip it; the name is cut so a long key still fits NAME_MAX.
+    tmp = dest.parent / f".{dest.name[:64]}.{secrets.token_hex(6)}.tmp"
+    try:
+        with open(tmp, "xb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or link in `directory` survive a power cut."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
