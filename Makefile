@@ -15,11 +15,10 @@ $(BIN)/sangrah: pyproject.toml
 
 setup: $(BIN)/sangrah
 
-# Offline demo of the main job: every article URL of the bundled corpus, answered by the replay
-# proxy, archived into $(STORE). The live form is the same command without --replay.
+# The main job, offline: crawl every source (feeds, sitemaps, listings -> articles) from the
+# bundled replica web through the replay proxy into $(STORE). Live: the same without --replay.
 run: setup
-	$(BIN)/sangrah fetch --store $(STORE) --replay tests/corpus \
-	  $$($(BIN)/python -m tests.corpus_urls --kind article)
+	$(BIN)/sangrah crawl --all --store $(STORE) --replay tests/corpus
 
 test: setup
 	$(BIN)/pytest -q
