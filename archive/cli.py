@@ -24,7 +24,7 @@ from rich.console import Console
 from archive.layout import default_spool_dir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 StoreOption = Annotated[
     str,
@@ -108,7 +108,7 @@ def run_spider(
 
 
 def print_results(results: list[dict]) -> None:
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     for r in results:
         ok = bool(r["txt"])
         mark = "[green]archived[/green]" if ok else "[yellow]no TXT[/yellow]"
@@ -256,7 +256,7 @@ def crawl(
                 print(json.dumps(line, ensure_ascii=False))
             if not any("summary" in line for line in lines):
                 print(json.dumps({"summary": summary}, ensure_ascii=False))
-    out = Console(highlight=False, stderr=json_output)
+    out = Console(highlight=False, stderr=json_output, soft_wrap=True)
     for s in summaries:
         mark = "[green]ok[/green]" if s["ok"] else f"[red]FAILED: {s.get('problem')}[/red]"
         counts = ("discovered", "requested", "archived", "not_article", "failed")

@@ -165,6 +165,8 @@ class WarcRecorder:
         """Close the current file: rename ``.open`` away, write its index. Returns both keys."""
         if self._writer is None or self._file is None:
             return None
+        self._file.flush()
+        os.fsync(self._file.fileno())  # the sealed name must never hold a partial file
         self._file.close()
         key = self._key
         os.replace(self._spool_path(key + ".open"), self._spool_path(key))

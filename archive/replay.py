@@ -6,7 +6,8 @@ in production while the answers come from a corpus folder or WARC files (see
 :mod:`archive.replay_resources`), looked up by the resource's real URL.
 
 Plain http arrives as absolute-form requests; https as ``CONNECT host:443``, after which the
-tunnel is terminated here with a throwaway self-signed certificate (Scrapy does not verify). Text
+tunnel is terminated here with a leaf certificate for that host, signed by a throwaway CA made at
+start (:attr:`ReplayProxy.ca_pem`, for clients that verify; Scrapy does not). Text
 bodies are gzipped and sent chunked when the client accepts gzip, as real servers do, so the
 archiver has to capture the compressed, de-chunked exchange before Scrapy decompresses it.
 """
@@ -30,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from archive.replay_resources import Resource, Resources, load_resources
-from archive.replay_tls import self_signed_context
+from archive.replay_tls import ReplayCA
 
 logger = logging.getLogger("archive.replay")
 
@@ -130,8 +131,8 @@ class _ReplayHandler(BaseHTTPRequestHandler):
         self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         self.log_request(200)
         try:
-            tls = self.server.tls.wrap_socket(self.connection, server_side=True)
-        except OSError as exc:
+            tls = self.server.ca.context(host).wrap_socket(self.connection, server_side=True)
+        except (OSError, ValueError) as exc:  # ValueError: a host no certificate can name
             logger.debug("TLS handshake with %s failed: %r", self.client_address[0], exc)
             self.close_connection = True
             return
@@ -216,7 +217,7 @@ class ReplayServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], resources: Resources, clock: Clock = utc_now):
         self.resources = resources
         self.clock = clock
-        self.tls = self_signed_context()
+        self.ca = ReplayCA()  # signs a certificate per CONNECT host
         self.hits: Counter[tuple[str, int]] = Counter()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -278,6 +279,11 @@ class ReplayProxy:
     @property
     def url(self) -> str:
         return f"http://{self.server.server_address[0]}:{self.port}"
+
+    @property
+    def ca_pem(self) -> str:
+        """The PEM certificate of the CA that signs the tunnels' certificates, to trust it."""
+        return self.server.ca.pem
 
     @property
     def hits(self) -> Counter[tuple[str, int]]:

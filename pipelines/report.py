@@ -33,8 +33,15 @@ def result_record(item: dict) -> dict:
         "canonical_url": result.canonical_url if result else None,
         "revisit": bool(item.get("revisit_of")),
         "reason": None if item.get("txt") else item.get("reason") or "no TXT",
-        "note": item.get("note"),
+        "note": item.get("note") or _redirect_note(item),
     }
+
+
+def _redirect_note(item: dict) -> str | None:
+    hops = item.get("redirects") or []
+    if not hops:
+        return None
+    return f"redirected {len(hops)}x to {item['final_url']} (each hop is in the WARC)"
 
 
 class ReportPipeline:

@@ -132,6 +132,7 @@ def test_redirect_hops_are_recorded(local_run):
     result = results[REDIRECTED]
     assert result["final_url"].startswith("https://ndtv.in/india/")
     assert result["txt"]
+    assert "redirected 1x" in result["note"]
     targets = {}
     for warc in Path(root, "warc").rglob("*.warc.gz"):
         with warc.open("rb") as f:
@@ -191,12 +192,12 @@ def s3_env(server, spool: Path, endpoint: str | None = None) -> dict:
 
 def test_fetch_into_s3(s3_server, s3_bucket, tmp_path):
     store_uri = f"s3://{s3_bucket}/run1"
-    urls = [ARTICLES[0], REDIRECTED, MISSING]
+    urls = [*ARTICLES, REDIRECTED, MISSING]
     done, results = run_fetch(store_uri, urls, env=s3_env(s3_server, tmp_path / "spool"))
-    assert len(results) == 3, done.stderr[-3000:]
+    assert len(results) == len(urls), done.stderr[-3000:]
     store = s3_store_for(s3_server, s3_bucket)
     keys = set(store.iter_keys())
-    for url in (ARTICLES[0], REDIRECTED):
+    for url in [*ARTICLES, REDIRECTED]:
         result = results[url]
         assert {result["txt"], result["warc"], result["warc"].replace(".warc.gz", ".cdxj")} <= keys
         record, _ = read_record(store, result["warc"], result["offset"], result["length"])

@@ -38,6 +38,10 @@ NDTV_301 = (
     "https://khabar.ndtv.com/news/india/"
     "pakistans-military-along-with-india-in-the-practice-of-fight-against-terrorism-2096858"
 )
+NDTV_IN = (
+    "https://ndtv.in/india-global/"
+    "jaishankar-holds-bilateral-talks-with-foreign-ministers-of-south-africa-and-saudi-arabia-4087001"
+)
 WEBDUNIA_PATH = (
     "/national-hindi-news/%E0%A4%B8%E0%A5%81%E0%A4%B7%E0%A4%AE%E0%A4%BE-%E0%A4%B8%E0%A5%8D%E0%A4"
     "%B5%E0%A4%B0%E0%A4%BE%E0%A4%9C-%E0%A4%95%E0%A5%80-%E0%A4%85%E0%A4%AE%E0%A5%87%E0%A4%B0%E0%A4"
@@ -91,14 +95,20 @@ def https_get(proxy: ReplayProxy, host: str, path: str, **headers: str):
         conn.close()
 
 
+def tunnel(proxy: ReplayProxy, host: str) -> socket.socket:
+    """A plain socket on which the proxy has accepted ``CONNECT host:443``; TLS comes next."""
+    plain = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+    plain.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+    reply = b""
+    while not reply.endswith(b"\r\n\r\n"):
+        reply += plain.recv(1)
+    assert reply.startswith(b"HTTP/1.1 200 ")
+    return plain
+
+
 def raw_https(proxy: ReplayProxy, host: str, request: bytes) -> tuple[bytes, bytes]:
     """Send ``request`` bytes verbatim through a CONNECT tunnel; (head, undecoded body)."""
-    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as plain:
-        plain.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
-        reply = b""
-        while not reply.endswith(b"\r\n\r\n"):
-            reply += plain.recv(1)
-        assert reply.startswith(b"HTTP/1.1 200 ")
+    with tunnel(proxy, host) as plain:
         with CLIENT_TLS.wrap_socket(plain, server_hostname=host) as tls:
             tls.sendall(request)
             data = b""
@@ -119,6 +129,43 @@ def dechunk(body: bytes) -> list[bytes]:
         chunks.append(body[:size])
         assert body[size : size + 2] == b"\r\n"
         body = body[size + 2 :]
+
+
+def verifying_tls(proxy: ReplayProxy) -> ssl.SSLContext:
+    """A client context that trusts only the proxy's CA, and checks host names."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED
+    context.load_verify_locations(cadata=proxy.ca_pem)
+    return context
+
+
+@pytest.mark.parametrize("url", [PIB, NDTV_IN])
+def test_tunnel_certificate_verifies_against_the_proxy_ca(proxy, url):
+    host, _, path = url.removeprefix("https://").partition("/")
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", proxy.port, context=verifying_tls(proxy), timeout=5
+    )
+    conn.set_tunnel(host, 443)
+    try:
+        conn.request("GET", "/" + path, headers={"Accept-Encoding": "identity"})
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.read() == corpus_body(url)
+        san = dict(conn.sock.getpeercert()["subjectAltName"])
+        assert san == {"DNS": host}  # a leaf per host, not one shared certificate
+    finally:
+        conn.close()
+
+
+def test_tunnel_certificate_names_the_connect_host_only(proxy):
+    with tunnel(proxy, "ndtv.in") as plain:
+        with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
+            verifying_tls(proxy).wrap_socket(plain, server_hostname="www.pib.gov.in")
+
+
+def test_tunnel_to_an_ip_literal_has_an_ip_san(proxy):
+    with tunnel(proxy, "127.0.0.1") as plain:
+        with verifying_tls(proxy).wrap_socket(plain, server_hostname="127.0.0.1") as tls:
+            assert tls.getpeercert()["subjectAltName"] == (("IP Address", "127.0.0.1"),)
 
 
 def test_https_article_gzip_when_accepted(proxy):
