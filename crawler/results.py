@@ -6,6 +6,8 @@ decoded page for the extraction pipeline; the report pipeline drops it.
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from typing import Any
 
 from scrapy.exceptions import IgnoreRequest
@@ -36,6 +38,10 @@ def failure_reason(failure: Failure) -> str:
     if isinstance(exc, IgnoreRequest):
         text = str(exc) or "request ignored"
         return "forbidden by robots.txt" if "robots" in text.lower() else text
+    if failure.check(gzip.BadGzipFile, zlib.error, EOFError):
+        # HttpCompressionMiddleware could not undo the Content-Encoding the server declared;
+        # the WARC keeps the body as it came.
+        return f"cannot decompress the body ({type(exc).__name__}: {exc})"
     if failure.check(DNSLookupError):
         return f"DNS lookup failed: {exc}"
     if failure.check(TimeoutError, TCPTimedOutError):

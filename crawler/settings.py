@@ -52,6 +52,9 @@ DEFAULT_REQUEST_HEADERS = {
 # --- components --------------------------------------------------------------------------------
 EXTENSIONS = {"crawler.extensions.archiver.Archiver": 0}
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy 2.19's own lets concurrent requests past robots.txt (see the module).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.robotstxt.RobotsTxtMiddleware": 100,
     # Above every built-in (DownloaderStats is 850): sees the request as sent and the response
     # as received - before RedirectMiddleware (600) consumes 3xx hops and before
     # HttpCompressionMiddleware (590) decodes the body.
