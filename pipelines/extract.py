@@ -57,9 +57,10 @@ class ExtractPipeline:
             return item
         if item["revisit_of"]:
             item["note"] = "payload unchanged since " + item["revisit_of"]["date"]
-            if not item["revisit_of"].get("txt"):
-                item["reason"] = "unchanged since an earlier capture that gave no TXT"
-            return item
+            if item["revisit_of"].get("txt"):
+                return item
+            # The earlier capture may still be in the pipeline (the same page fetched twice at
+            # once, e.g. directly and through a redirect): extract, the TXT step deduplicates.
         if item["status"] != 200:
             item["reason"] = f"HTTP {item['status']}"
             return item

@@ -33,7 +33,7 @@ def result_record(item: dict) -> dict:
         "canonical_url": result.canonical_url if result else None,
         "revisit": bool(item.get("revisit_of")),
         "reason": None if item.get("txt") else item.get("reason") or "no TXT",
-        "note": item.get("note") or _redirect_note(item),
+        "note": "; ".join(filter(None, [_redirect_note(item), item.get("note")])) or None,
     }
 
 

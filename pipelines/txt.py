@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import weakref
 from datetime import datetime
 
 from scrapy.crawler import Crawler
@@ -18,6 +20,7 @@ logger = logging.getLogger(__name__)
 class TxtPipeline:
     def __init__(self, archiver: Archiver):
         self.archiver = archiver
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> TxtPipeline:
@@ -38,6 +41,14 @@ class TxtPipeline:
         return item
 
     async def _write_txt(self, item: dict, result, response: RecordRef, metadata: dict) -> None:
+        # One article at a time: twins fetched at once must not both find "no TXT yet".
+        lock = self._locks.setdefault(result.canonical_url, asyncio.Lock())
+        async with lock:
+            await self._write_txt_locked(item, result, response, metadata)
+
+    async def _write_txt_locked(
+        self, item: dict, result, response: RecordRef, metadata: dict
+    ) -> None:
         data = result.txt_bytes()
         digest = hashlib.sha256(data).hexdigest()
         metadata["text_sha256"] = digest

@@ -240,3 +240,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_same_article_at_once_gives_one_txt(tmp_path):
+    """Twins and duplicates fetched concurrently race to the TXT step: one TXT wins."""
+    iframe = "https://www.pib.gov.in/PressReleaseIframePage.aspx?PRID=2127135"
+    page = "https://www.pib.gov.in/PressReleasePage.aspx?PRID=2127135&reg=3&lang=2"
+    target = REDIRECTED.replace("khabar.ndtv.com/news", "ndtv.in")
+    urls = [iframe, page, page, REDIRECTED, target, target]
+    at_once = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
+    done, _ = run_fetch(str(tmp_path), urls, *at_once)
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(results) == len(urls), done.stderr[-2000:]
+    assert len({r["txt"] for r in results[:3]}) == 1
+    assert len({r["txt"] for r in results[3:]}) == 1
+    assert all(r["txt"] for r in results)
+    assert len(list(tmp_path.joinpath("txt").rglob("*.txt"))) == 2
