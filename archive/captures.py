@@ -33,6 +33,7 @@ class CaptureIndex:
         self._latest: dict[str, Capture] = {}
         self._txt: dict[tuple[str, int], str] = {}
         self._texts: dict[tuple[str, str], str] = {}  # (canonical URL, text SHA-256) -> TXT key
+        self._articles: set[str] = set()  # canonical URLs with a TXT
 
     def __len__(self) -> int:
         return len(self._latest)
@@ -54,6 +55,11 @@ class CaptureIndex:
 
     def add_text(self, canonical_url: str, text_sha256: str, txt: str) -> None:
         self._texts.setdefault((canonical_url, text_sha256), txt)
+        self._articles.add(canonical_url)
+
+    def has_article(self, canonical_url: str) -> bool:
+        """Whether a TXT of this article is in the store (an incremental crawl skips it)."""
+        return canonical_url in self._articles
 
     def txt_with_text(self, canonical_url: str, text_sha256: str) -> str | None:
         """The TXT already holding this text for this article (a twin page, a page whose

@@ -210,6 +210,9 @@ def crawl(
     until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: skip links dated after.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most N articles per source.")] = None,
     prid_range: Annotated[str | None, typer.Option(help="pib: backfill PRIDs A-B.")] = None,
+    refetch: Annotated[
+        bool, typer.Option(help="Request articles already archived too (default: skip them).")
+    ] = False,
     start_url: Annotated[list[str] | None, typer.Option(help="generic: start page.")] = None,
     feed: Annotated[list[str] | None, typer.Option(help="generic: RSS/Atom feed.")] = None,
     sitemap: Annotated[list[str] | None, typer.Option(help="generic: sitemap.")] = None,
@@ -231,7 +234,12 @@ def crawl(
         names += [n for n, s in found if n != "generic" and any(s.discovery.get(k) for k in keys)]
     if not names:
         raise typer.BadParameter("name at least one source, or give --all")
-    common = {"since": since, "until": until, "limit": str(limit) if limit else None}
+    common = {
+        "since": since,
+        "until": until,
+        "limit": str(limit) if limit else None,
+        "refetch": "1" if refetch else None,
+    }
     per_source = {
         "pib": {"prid_range": prid_range},
         "generic": {"start_url": ",".join(start_url or []), "feed": ",".join(feed or []),
@@ -261,6 +269,8 @@ def crawl(
         mark = "[green]ok[/green]" if s["ok"] else f"[red]FAILED: {s.get('problem')}[/red]"
         counts = ("discovered", "requested", "archived", "not_article", "failed")
         out.print(f"{mark} {s['source']}: " + ", ".join(f"{c} {s.get(c, '-')}" for c in counts))
+        if skipped := s.get("skipped"):
+            out.print("    skipped: " + ", ".join(f"{k} x{v}" for k, v in skipped.items()))
         if s.get("reasons"):
             out.print("    no TXT: " + ", ".join(f"{k} x{v}" for k, v in s["reasons"].items()))
         if errors := s.get("discovery_errors"):

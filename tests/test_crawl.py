@@ -187,3 +187,23 @@ def test_scrapy_list():
         [sys.executable, "-m", "scrapy", "list"], capture_output=True, text=True, env=env
     )
     assert set(done.stdout.split()) >= {"pib", "ians", "ndtv", "webdunia", "generic", "fetch"}
+
+
+def test_second_crawl_is_incremental(tmp_path):
+    """Articles whose TXT is in the store are not requested again, unless --refetch."""
+    first, _results, summaries = run_crawl(tmp_path, "webdunia")
+    archived = summaries["webdunia"]["archived"]
+    assert first.returncode == 0 and archived > 0
+    txts = sorted(tmp_path.joinpath("txt").rglob("*.txt"))
+
+    again, results, summaries = run_crawl(tmp_path, "webdunia")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert summaries["webdunia"]["skipped"]["already_archived"] == archived
+    assert not [r for r in results if r.get("txt")]
+    assert sorted(tmp_path.joinpath("txt").rglob("*.txt")) == txts
+
+    forced, results, summaries = run_crawl(tmp_path, "webdunia", "--refetch")
+    assert forced.returncode == 0
+    revisits = [r for r in results if r.get("revisit")]
+    assert len(revisits) == archived
+    assert sorted(tmp_path.joinpath("txt").rglob("*.txt")) == txts

@@ -64,7 +64,11 @@ class CrawlSummary:
         if not discovered:
             problem = "no article URL discovered"
         elif requested and not self.counts["archived"]:
-            problem = "no article archived"
+            # On an incremental run, articles already archived prove that the source worked;
+            # pages that were fetched but read as non-articles still point at broken rules.
+            known = get("sangrah/skipped/already_archived", 0)
+            if not known or self.counts["not_article"]:
+                problem = "no article archived"
         return {
             "source": getattr(spider, "source", "") or spider.name,
             "spider": spider.name,

@@ -8,7 +8,8 @@ done (the spider goes idle) the links are filtered by the window (``since``/``un
 IST days; undated links are kept), sorted newest first, cut to ``limit`` and requested; each
 answer becomes one result item, like ``fetch``'s.
 
-Spider arguments (``-a name=value``): since, until, limit.
+Spider arguments (``-a name=value``): since, until, limit, refetch (request articles whose
+TXT is already in the store again; by default a crawl is incremental and skips them).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from archive.dates import IST
 from archive.discovery import Link
 from archive.sources import SourceSpec, load_sources
 from archive.urls import canonical_url
+from crawler.extensions.archiver import Archiver
 from crawler.results import failure_item, page_item
 from crawler.spiders.fetch import ERROR_STATUSES
 
@@ -85,9 +87,12 @@ class NewsSiteSpider(scrapy.Spider):
         since: str | None = None,
         until: str | None = None,
         limit: str | int | None = None,
+        refetch: str | bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        # Incremental by default: an article whose TXT is in the store is not requested again.
+        self.refetch = refetch not in (False, "", "0", "false", "False")
         self.since = _day(since, "since")
         self.until = _day(until, "until")
         self.limit = int(limit) if limit not in (None, "", "0", 0) else None
@@ -292,6 +297,10 @@ class NewsSiteSpider(scrapy.Spider):
         day = found.date.astimezone(IST).date()
         return (not self.since or day >= self.since) and (not self.until or day <= self.until)
 
+    def already_archived(self, found: Found) -> bool:
+        archiver = self.crawler.get_extension(Archiver)
+        return archiver is not None and archiver.captures.has_article(found.canonical)
+
     def sort_key(self, found: Found) -> tuple:
         """Newest first: dated links by date, then the undated ones in discovery order."""
         if found.date is None:
@@ -307,6 +316,8 @@ class NewsSiteSpider(scrapy.Spider):
                 stats.inc_value("sangrah/skipped/outside_window")
             elif not self.agency_ok(found):
                 stats.inc_value("sangrah/skipped/other_agency")
+            elif not self.refetch and self.already_archived(found):
+                stats.inc_value("sangrah/skipped/already_archived")
             else:
                 chosen.append(found)
         chosen.sort(key=self.sort_key)
