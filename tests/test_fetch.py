@@ -256,3 +256,22 @@ def test_same_article_at_once_gives_one_txt(tmp_path):
     assert len({r["txt"] for r in results[3:]}) == 1
     assert all(r["txt"] for r in results)
     assert len(list(tmp_path.joinpath("txt").rglob("*.txt"))) == 2
+
+
+def test_warcs_rotate_by_size(tmp_path):
+    """A tiny size limit closes a file after every exchange: each file stands alone."""
+    urls = ARTICLES[:3]
+    done, results = run_fetch(str(tmp_path), urls, "-s", "SANGRAH_WARC_MAX_SIZE=1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    warcs = sorted(tmp_path.joinpath("warc").rglob("*.warc.gz"))
+    assert len(warcs) >= len(urls) + 1  # robots.txt exchanges are files of their own too
+    for warc in warcs:
+        with warc.open("rb") as f:
+            kinds = [record.rec_type for record in ArchiveIterator(f)]
+        assert kinds[0] == "warcinfo"
+        assert warc.with_name(warc.name.replace(".warc.gz", ".cdxj")).exists()
+    store = open_store(str(tmp_path))
+    for url in urls:
+        r = results[url]
+        record, _ = read_record(store, r["warc"], r["offset"], r["length"])
+        assert record.rec_headers.get_header("WARC-Target-URI") == r["final_url"]

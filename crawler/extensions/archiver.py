@@ -161,7 +161,9 @@ class Archiver:
         if previous is not None and exchange.status == 200:
             digest = payload_digest(exchange.body)
         revisit_of = previous if previous is not None and previous.digest == digest else None
-        ref = await self._run(self._writer, self._record, exchange, revisit_of)
+        ref, closed = await self._run(self._writer, self._record, exchange, revisit_of)
+        if closed:
+            self._schedule_publish(*closed)
         self.count("warc_revisits" if revisit_of else "warc_responses")
         if revisit_of is None and ref.digest:
             self.captures.add_response(
@@ -177,7 +179,11 @@ class Archiver:
             )
         return ref, revisit_of
 
-    def _record(self, exchange: Exchange, revisit_of: Capture | None) -> RecordRef:
+    def _record(
+        self, exchange: Exchange, revisit_of: Capture | None
+    ) -> tuple[RecordRef, tuple[str, str] | None]:
+        """Write the exchange; close the file once it is full. A later metadata record about
+        this response may land in the next file: it names the response's file in its index."""
         original = None
         if revisit_of is not None:
             original = RecordRef(
@@ -188,7 +194,8 @@ class Archiver:
                 revisit_of.date,
                 revisit_of.digest,
             )
-        return self.recorder.record_exchange(exchange, revisit_of=original)
+        ref = self.recorder.record_exchange(exchange, revisit_of=original)
+        return ref, self.recorder.rotate_if_full()
 
     async def record_metadata(self, target_uri: str, response: RecordRef, data: dict) -> None:
         def write() -> tuple[str, str] | None:
@@ -198,11 +205,6 @@ class Archiver:
         closed = await self._run(self._writer, write)
         if data.get("txt"):
             self.captures.add_txt(response.warc, response.offset, data["txt"])
-        if closed:
-            self._schedule_publish(*closed)
-
-    async def rotate_if_full(self) -> None:
-        closed = await self._run(self._writer, self.recorder.rotate_if_full)
         if closed:
             self._schedule_publish(*closed)
 
