@@ -15,6 +15,18 @@ from archive.text import devanagari_ratio, normalize
 
 _DEV = "\u0900-\u097f"
 
+_MONTH = ("जनवरी|फ़रवरी|फरवरी|मार्च|अप्रैल|अप्रेल|मई|जून|जुलाई|अगस्त|सितंबर|सितम्बर|अक्टूबर|अक्तूबर"
+          "|नवंबर|नवम्बर|दिसंबर|दिसम्बर")  # fmt: skip
+_WEEKDAY = "सोमवार|मंगलवार|बुधवार|गुरुवार|बृहस्पतिवार|शुक्रवार|शनिवार|रविवार"
+
+# Headings of boxes that are not article text as a whole: the heading and everything under it
+# (a "Highlights"/"Quick Take" bullet list, a related-stories list) go together.
+WIDGET_HEADING = re.compile(
+    r"(?i)(highlights|key highlights|story highlights|quick take|मुख्य बातें|खास बातें|ख़ास बातें"
+    r"|हाइलाइट्स|(ये|यह) भी पढ़ें|also read|read also|related (news|stories)"
+    r"|(सम्बंधित|संबंधित) (जानकारी|खबरें|ख़बरें|लेख)|(जरूर|ज़रूर) पढ़ें|टॉप स्टोरीज़?)\s*[:\-\u2013]*"
+)
+
 # Each pattern must match a whole (normalized) line.
 SHARED = (
     # ad labels
@@ -46,6 +58,9 @@ SHARED = (
     r" \d{1,2}, \d{4}.{0,30}",
     r"(?i)(?!.*[.।?]$).{0,60}\b(updated|published|posted|publish date|अपडेटेड|प्रकाशित)\s*:?"
     r"\s*.{0,30}\d{4}.{0,25}",
+    # the same in Hindi: "बुधवार, 7 अक्टूबर 2020 (15:57 IST)" (weekday or clock time required)
+    rf"(?!.*[।?]$)[^।]{{0,40}}({_WEEKDAY}),?\s*\d{{1,2}}\s+({_MONTH}),?\s+\d{{4}}[^।]{{0,30}}",
+    rf"(?!.*[।?]$)[^।]{{0,40}}\d{{1,2}}\s+({_MONTH}),?\s+\d{{4}},?\s*\(?\d{{1,2}}:\d{{2}}[^।]{{0,20}}",
     r"(?i)(डाउनलोड करें|download).{0,40}(app|एप|ऐप).{0,60}",
     r"(?i)\(?\s*(source|photo credit|photo|image|pic|फोटो|तस्वीर)\s*:[^()]{0,60}\)?"
     r"(\s*\([^()]{0,60}\))*",

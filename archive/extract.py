@@ -32,6 +32,8 @@ _PROTECT = str.maketrans(_STAND_INS)
 _RESTORE = str.maketrans({v: k for k, v in _STAND_INS.items()})
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _BLOCK_TAGS = frozenset({"p", "div", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "td"})
+_IMAGE_TAGS = ("img", "amp-img", "picture", "amp-anim")
+_CAPTION_MAX = 250  # characters of text next to an image that still read as its caption
 _INLINE_TAGS = frozenset({"a", "b", "strong", "i", "em", "span", "font", "u", "small", "br", "sup",
                           "sub", "abbr", "time", "mark"})  # fmt: skip
 
@@ -84,7 +86,7 @@ def extract(
     base["canonical_url"] = canon
     if reason := _not_article(doc, spec, url, meta):
         return Extraction(False, reason, title=meta.title, **base)
-    raw_blocks, scoped = _body_blocks(doc, spec)
+    raw_blocks, scoped = _body_blocks(doc, spec, meta.description)
     blocks = boilerplate.clean_blocks(raw_blocks, meta.title, spec.hint("boilerplate", ()))
     if not scoped:
         blocks = boilerplate.trim_chrome(blocks, meta.title)
@@ -221,12 +223,14 @@ def _close_run(run: list) -> list:
     return [p]
 
 
-def _body_blocks(doc, spec: SourceSpec) -> tuple[list[str], bool]:
+def _body_blocks(doc, spec: SourceSpec, description: str | None) -> tuple[list[str], bool]:
     """Raw content blocks and whether they came from the source's container."""
     _prune(doc, spec.hint("drop", []))
     extra = spec.hint("boilerplate", [])
     if (container := _find(doc, spec.hint("container", []))) is not None:
         parts = [el for el in _find_all(doc, spec.hint("standfirst", [])) if _near(el, container)]
+        if not parts and (lead := _described_lead(doc, container, description)) is not None:
+            parts = [lead]
         root = lxml.html.Element("article")
         for el in parts:
             el.tag = "p"  # a standfirst is a paragraph, whatever heading tag the site uses
@@ -236,16 +240,88 @@ def _body_blocks(doc, spec: SourceSpec) -> tuple[list[str], bool]:
             el.attrib.clear()
             el.tail = None
             root.append(el)
+        _drop_captioned_images(container)
         _wrap_loose_inline(container)
+        _drop_headed_widgets(root)
         _drop_boilerplate_elements(root, extra)
         _drop_link_only(root)
         if blocks := _trafilatura_blocks(etree.tostring(root, encoding="unicode"), spec, True):
             return blocks, True
+    lead_text = None
     if doc.body is not None:
         _unwrap_layout_tables(doc.body)
+        _drop_captioned_images(doc.body)
+        if (text_parent := _text_parent(doc.body)) is not None:
+            _wrap_loose_inline(text_parent)
+            lead = _described_lead(doc, text_parent, description)
+            lead_text = None if lead is None else normalize(lead.text_content())
+        _drop_headed_widgets(doc.body)
         _drop_boilerplate_elements(doc.body, extra)
         _drop_link_only(doc.body)
-    return _trafilatura_blocks(etree.tostring(doc, encoding="unicode"), spec, False), False
+    blocks = _trafilatura_blocks(etree.tostring(doc, encoding="unicode"), spec, False)
+    if lead_text and blocks and not any(normalize(b).startswith(lead_text) for b in blocks):
+        blocks.insert(0, lead_text)
+    return blocks, False
+
+
+def _drop_headed_widgets(root) -> None:
+    """A small box that opens with a widget heading ("Highlights", "Quick Take", "ये भी पढ़ें")
+    is boilerplate with everything in it, whatever its class names."""
+    for el in list(root.iterdescendants(*_BLOCK_TAGS, "h1", "strong", "b", "span")):
+        parent = el.getparent()
+        if parent is None or parent is root or el.getparent().index(el) != 0:
+            continue
+        text = normalize(el.text_content())
+        if (parent.text or "").strip() or not boilerplate.WIDGET_HEADING.fullmatch(text):
+            continue
+        if len(normalize(parent.text_content())) <= 800:
+            parent.drop_tree()
+
+
+def _drop_captioned_images(root) -> None:
+    """An image wrapper with a little text (figure, div, p or link around an <img>/<amp-img>) is
+    a caption, a photo credit or a teaser, whatever its class names: dropped whole. A wrapper
+    holding most of its parent's text (a photo story's only paragraph) stays."""
+    for el in list(root.iterdescendants("figure", "div", "p", "a", "section")):
+        if el.getparent() is None or next(el.iter(*_IMAGE_TAGS), None) is None:
+            continue
+        text = normalize(el.text_content())
+        if text and len(text) <= _CAPTION_MAX:
+            if len(text) <= 0.5 * len(normalize(el.getparent().text_content())):
+                el.drop_tree()
+
+
+def _text_parent(root):
+    """The element holding the most paragraph text as direct <p> children: where a page
+    without a known container keeps its body (loose datelines sit next to those <p>s)."""
+    weight: dict = {}
+    for p in root.iter("p"):
+        if (n := len(normalize(p.text_content()))) >= 80 and (parent := p.getparent()) is not None:
+            weight[parent] = weight.get(parent, 0) + n
+    return max(weight, key=weight.get) if weight else None
+
+
+def _described_lead(doc, body, description: str | None):
+    """The visible standfirst, found by its text rather than its class: the block outside the
+    article body, after the headline, whose text is the page's og:/meta description (the
+    description may be cut short with "..."). None when the description is the body's own lead."""
+    desc = normalize(description or "").rstrip(".…").strip()
+    if len(desc) < 40 or doc.body is None:
+        return None
+    h1 = next(doc.body.iter("h1"), None)
+    after_h1 = h1 is None
+    for el in doc.body.iter():
+        if el is h1:
+            after_h1 = True
+            continue
+        if el is body:
+            return None  # the standfirst comes before the body
+        if not after_h1 or el.tag not in ("p", "h2", "h3", "div", "span", "strong"):
+            continue
+        text = normalize(el.text_content())
+        if text.startswith(desc) and len(text) <= 1.5 * len(desc) + 3 and el.find(".//a") is None:
+            return el
+    return None
 
 
 def _unwrap_layout_tables(root) -> None:

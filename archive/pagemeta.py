@@ -23,12 +23,17 @@ _BYLINE_PREFIX = re.compile(
 )
 
 
+_DESCRIPTION = ["meta[property='og:description']@content", "meta[name='description']@content",
+                "meta[name='twitter:description']@content"]  # fmt: skip
+
+
 @dataclass
 class PageMeta:
     title: str | None = None
     published: str | None = None
     author: str | None = None
     canonical: str | None = None
+    description: str | None = None  # og:/meta description: often the visible standfirst
     og_type: str | None = None
     ld_types: set[str] = field(default_factory=set)
     extra: dict = field(default_factory=dict)
@@ -127,6 +132,7 @@ def read(doc, spec: SourceSpec, url: str) -> PageMeta:
     meta.author = author or None
     meta.canonical = first(doc, ["link[rel='canonical']@href"])
     meta.og_type = first(doc, ["meta[property='og:type']@content"])
+    meta.description = first(doc, _DESCRIPTION) or None
     meta.extra.update(_source_extra(doc, spec, url))
     return meta
 

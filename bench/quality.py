@@ -5,7 +5,11 @@ line 2; NFC, U+200B-U+200D/U+FEFF removed, whitespace tokens, multiset overlap),
 exact date (vs meta.published) and the number of output lines that the gold policy calls
 boilerplate. Real pages of sites without a spec count as source "generic".
 
-    .venv/bin/python -m bench.quality [--corpus tests/corpus] [--json]
+    .venv/bin/python -m bench.quality [--corpus tests/corpus] [--json] [--variants]
+
+``--variants`` scores the synthetic unseen-template variants of the gold pages instead
+(tests/variants.py: other PIB/NDTV/Webdunia templates, redesigns, AMP, boilerplate inserted into
+the body), per variant kind and source; "leaks" counts inserted boilerplate found in the output.
 """
 
 from __future__ import annotations
@@ -72,11 +76,63 @@ def score_entry(corpus: Path, entry: dict) -> dict:
     }  # fmt: skip
 
 
+def score_variant(corpus: Path, v) -> dict:
+    """One tests.variants.Variant against its gold, like score_entry."""
+    gold = (corpus / v.entry["gold"]).read_text(encoding="utf-8")
+    meta = v.entry.get("meta", {})
+    ours = extract(v.body, v.url, "text/html; charset=utf-8")
+    txt = ours.txt_bytes().decode("utf-8") if ours.is_article else ""
+    p, r, f = prf(body_of(txt), body_of(gold))
+    *_, plain_f = prf(trafilatura.extract(v.body.decode("utf-8")) or "", body_of(gold))
+    lines = body_of(txt).split("\n")
+    return {
+        "url": v.url, "source": v.source, "kind": v.kind, "is_article": ours.is_article,
+        "reason": ours.reason, "precision": p, "recall": r, "f1": f, "plain_f1": plain_f,
+        "title_ok": ours.title == meta.get("title"),
+        "date_ok": ours.published == meta.get("published") if v.keeps_date else None,
+        "boilerplate_lines": sum(1 for ln in lines if ln and is_boilerplate_line(ln)),
+        "leaks": [s for s in v.must_not if s in body_of(txt)],
+    }  # fmt: skip
+
+
+def summarize_variants(rows: list[dict]) -> dict[str, dict]:
+    """Per "kind / source" and per kind ("kind / all")."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[f"{row['kind']} / {row['source']}"].append(row)
+        groups[f"{row['kind']} / all"].append(row)
+    out = summarize_groups(groups)
+    for name, rs in groups.items():
+        dated = [r["date_ok"] for r in rs if r["date_ok"] is not None]
+        out[name]["date"] = sum(dated) / len(dated) if dated else None
+        out[name]["leaks"] = sum(len(r["leaks"]) for r in rs)
+    return out
+
+
+def variants_markdown(summary: dict[str, dict]) -> str:
+    cols = ["kind / source", "n", "F1 (ours)", "min F1", "P", "R", "F1 (plain trafilatura)"]
+    cols += ["title exact", "date exact", "boilerplate lines", "inserted leaks"]
+    rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for name, s in summary.items():
+        date = "n/a" if s["date"] is None else f"{s['date']:.0%}"
+        name = f"**{name}**" if name.endswith("/ all") else name
+        rows.append(
+            f"| {name} | {s['n']} | {s['f1']:.3f} | {s['min_f1']:.3f} | {s['precision']:.3f} | "
+            f"{s['recall']:.3f} | {s['plain_f1']:.3f} | {s['title']:.0%} | {date} | "
+            f"{s['boilerplate_lines']} | {s['leaks']} |"
+        )
+    return "\n".join(rows)
+
+
 def summarize(rows: list[dict]) -> dict[str, dict]:
     groups: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         groups[row["source"]].append(row)
         groups["overall"].append(row)
+    return summarize_groups(groups)
+
+
+def summarize_groups(groups: dict[str, list[dict]]) -> dict[str, dict]:
     return {
         name: {
             "n": len(rs),
@@ -86,10 +142,11 @@ def summarize(rows: list[dict]) -> dict[str, dict]:
             "recall": statistics.mean(r["recall"] for r in rs),
             "plain_f1": statistics.mean(r["plain_f1"] for r in rs),
             "title": sum(r["title_ok"] for r in rs) / len(rs),
-            "date": sum(r["date_ok"] for r in rs) / len(rs),
+            "date": sum(bool(r["date_ok"]) for r in rs) / len(rs),
             "boilerplate_lines": sum(r["boilerplate_lines"] for r in rs),
         }
         for name, rs in sorted(groups.items(), key=lambda kv: (kv[0] == "overall", kv[0]))
+        if rs
     }
 
 
@@ -112,20 +169,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=Path("tests/corpus"))
     parser.add_argument("--json", action="store_true", help="print rows and summary as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per page")
+    parser.add_argument("--variants", action="store_true", help="score unseen-template variants")
     args = parser.parse_args(argv)
-    rows = [score_entry(args.corpus, e) for e in articles(args.corpus)]
-    summary = summarize(rows)
+    if args.variants:
+        from tests.variants import variants
+
+        rows = [score_variant(args.corpus, v) for v in variants(args.corpus)]
+        summary = summarize_variants(rows)
+    else:
+        rows = [score_entry(args.corpus, e) for e in articles(args.corpus)]
+        summary = summarize(rows)
     if args.json:
         json.dump({"rows": rows, "summary": summary}, sys.stdout, ensure_ascii=False, indent=1)
         print()
         return 0
     if args.verbose:
         for r in rows:
-            flags = ("" if r["title_ok"] else " TITLE") + ("" if r["date_ok"] else " DATE")
+            flags = ("" if r["title_ok"] else " TITLE") + (" DATE" if r["date_ok"] is False else "")
+            flags += f" {r.get('kind', '')} LEAKS={r['leaks']}" if r.get("leaks") else ""
+            flags += f" {r['kind']}" if "kind" in r and not r["leaks"] else ""
             scores = f"{r['f1']:.3f} P{r['precision']:.2f} R{r['recall']:.2f}"
             print(f"{scores} plain {r['plain_f1']:.3f} bp{r['boilerplate_lines']}{flags}", end=" ")
             print(r["reason"] or "", r["url"][:90])
-    print(markdown(summary))
+    print(variants_markdown(summary) if args.variants else markdown(summary))
     return 0
 
 
