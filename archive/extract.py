@@ -22,7 +22,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from archive import boilerplate, pagemeta
+from archive import boilerplate, pagemeta, prune
 from archive.sources import SourceSpec, source_for_url
 from archive.text import decode_html, detect_language, normalize, to_seed_txt
 from archive.urls import canonical_url
@@ -31,11 +31,6 @@ _STAND_INS = {"\u200d": "\u1d25", "\u200c": "\u1d24"}  # ZWJ/ZWNJ -> ᴥ/ᴤ (La
 _PROTECT = str.maketrans(_STAND_INS)
 _RESTORE = str.maketrans({v: k for k, v in _STAND_INS.items()})
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_BLOCK_TAGS = frozenset({"p", "div", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "td"})
-_IMAGE_TAGS = ("img", "amp-img", "picture", "amp-anim")
-_CAPTION_MAX = 250  # characters of text next to an image that still read as its caption
-_INLINE_TAGS = frozenset({"a", "b", "strong", "i", "em", "span", "font", "u", "small", "br", "sup",
-                          "sub", "abbr", "time", "mark"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -152,80 +147,9 @@ def _page_kind(url: str, meta: pagemeta.PageMeta) -> str | None:
     return None
 
 
-def _prune(doc, selectors: list[str]) -> None:
-    for sel in selectors:
-        for el in doc.cssselect(sel):
-            if el.getparent() is not None:
-                el.drop_tree()
-
-
-def _drop_link_only(root) -> None:
-    """Blocks whose whole text is link text: related-story lists, "see attachment" links."""
-    for el in list(root.iter(*_BLOCK_TAGS)):
-        if el.getparent() is None:
-            continue
-        text = normalize("".join(el.itertext()))
-        links = normalize(" ".join("".join(a.itertext()) for a in el.iter("a")))
-        if text and links and len(links) >= 0.9 * len(text):
-            el.drop_tree()
-
-
-def _drop_boilerplate_elements(root, extra: list[str]) -> None:
-    """Small elements that are boilerplate as a whole ("ये भी पढ़ें:-", "Advertisement"): removed
-    before trafilatura, which would otherwise glue them onto the neighbouring paragraph."""
-    for el in list(root.iter(*_BLOCK_TAGS, *_INLINE_TAGS)):
-        if el.getparent() is None:
-            continue
-        text = normalize("".join(el.itertext()))
-        if text and len(text) < 200 and boilerplate.is_boilerplate_line(text, extra):
-            el.drop_tree()
-
-
-def _wrap_loose_inline(container) -> None:
-    """Wrap runs of bare text and inline children of the container in <p>: a dateline in a
-    <b> before the first <p> (NDTV) or text separated only by <br> (Webdunia) is body text
-    that trafilatura drops or merges when it is not inside a block."""
-    run: list = []
-    new_children: list = []
-    lead = container.text or ""
-    container.text = None
-    if lead.strip():
-        run.append(lead)
-    for child in list(container):
-        tail = child.tail
-        child.tail = None
-        container.remove(child)
-        if isinstance(child.tag, str) and child.tag in _INLINE_TAGS:
-            run.append(child)
-        else:
-            new_children.extend(_close_run(run))
-            new_children.append(child)
-        if tail and tail.strip():
-            run.append(tail)
-    new_children.extend(_close_run(run))
-    container.extend(new_children)
-
-
-def _close_run(run: list) -> list:
-    if not any((isinstance(x, str) and x.strip()) or not isinstance(x, str) for x in run):
-        run.clear()
-        return []
-    p = lxml.html.Element("p")
-    for item in run:
-        if isinstance(item, str):
-            if len(p):
-                p[-1].tail = (p[-1].tail or "") + item
-            else:
-                p.text = (p.text or "") + item
-        else:
-            p.append(item)
-    run.clear()
-    return [p]
-
-
 def _body_blocks(doc, spec: SourceSpec, description: str | None) -> tuple[list[str], bool]:
     """Raw content blocks and whether they came from the source's container."""
-    _prune(doc, spec.hint("drop", []))
+    prune.prune(doc, spec.hint("drop", []))
     extra = spec.hint("boilerplate", [])
     if (container := _find(doc, spec.hint("container", []))) is not None:
         parts = [el for el in _find_all(doc, spec.hint("standfirst", [])) if _near(el, container)]
@@ -240,65 +164,28 @@ def _body_blocks(doc, spec: SourceSpec, description: str | None) -> tuple[list[s
             el.attrib.clear()
             el.tail = None
             root.append(el)
-        _drop_captioned_images(container)
-        _wrap_loose_inline(container)
-        _drop_headed_widgets(root)
-        _drop_boilerplate_elements(root, extra)
-        _drop_link_only(root)
+        prune.drop_captioned_images(container)
+        prune.wrap_loose_inline(container)
+        prune.drop_headed_widgets(root)
+        prune.drop_boilerplate_elements(root, extra)
+        prune.drop_link_only(root)
         if blocks := _trafilatura_blocks(etree.tostring(root, encoding="unicode"), spec, True):
             return blocks, True
     lead_text = None
     if doc.body is not None:
-        _unwrap_layout_tables(doc.body)
-        _drop_captioned_images(doc.body)
-        if (text_parent := _text_parent(doc.body)) is not None:
-            _wrap_loose_inline(text_parent)
+        prune.unwrap_layout_tables(doc.body)
+        prune.drop_captioned_images(doc.body)
+        if (text_parent := prune.text_parent(doc.body)) is not None:
+            prune.wrap_loose_inline(text_parent)
             lead = _described_lead(doc, text_parent, description)
             lead_text = None if lead is None else normalize(lead.text_content())
-        _drop_headed_widgets(doc.body)
-        _drop_boilerplate_elements(doc.body, extra)
-        _drop_link_only(doc.body)
+        prune.drop_headed_widgets(doc.body)
+        prune.drop_boilerplate_elements(doc.body, extra)
+        prune.drop_link_only(doc.body)
     blocks = _trafilatura_blocks(etree.tostring(doc, encoding="unicode"), spec, False)
     if lead_text and blocks and not any(normalize(b).startswith(lead_text) for b in blocks):
         blocks.insert(0, lead_text)
     return blocks, False
-
-
-def _drop_headed_widgets(root) -> None:
-    """A small box that opens with a widget heading ("Highlights", "Quick Take", "ये भी पढ़ें")
-    is boilerplate with everything in it, whatever its class names."""
-    for el in list(root.iterdescendants(*_BLOCK_TAGS, "h1", "strong", "b", "span")):
-        parent = el.getparent()
-        if parent is None or parent is root or el.getparent().index(el) != 0:
-            continue
-        text = normalize(el.text_content())
-        if (parent.text or "").strip() or not boilerplate.WIDGET_HEADING.fullmatch(text):
-            continue
-        if len(normalize(parent.text_content())) <= 800:
-            parent.drop_tree()
-
-
-def _drop_captioned_images(root) -> None:
-    """An image wrapper with a little text (figure, div, p or link around an <img>/<amp-img>) is
-    a caption, a photo credit or a teaser, whatever its class names: dropped whole. A wrapper
-    holding most of its parent's text (a photo story's only paragraph) stays."""
-    for el in list(root.iterdescendants("figure", "div", "p", "a", "section")):
-        if el.getparent() is None or next(el.iter(*_IMAGE_TAGS), None) is None:
-            continue
-        text = normalize(el.text_content())
-        if text and len(text) <= _CAPTION_MAX:
-            if len(text) <= 0.5 * len(normalize(el.getparent().text_content())):
-                el.drop_tree()
-
-
-def _text_parent(root):
-    """The element holding the most paragraph text as direct <p> children: where a page
-    without a known container keeps its body (loose datelines sit next to those <p>s)."""
-    weight: dict = {}
-    for p in root.iter("p"):
-        if (n := len(normalize(p.text_content()))) >= 80 and (parent := p.getparent()) is not None:
-            weight[parent] = weight.get(parent, 0) + n
-    return max(weight, key=weight.get) if weight else None
 
 
 def _described_lead(doc, body, description: str | None):
@@ -322,16 +209,6 @@ def _described_lead(doc, body, description: str | None):
         if text.startswith(desc) and len(text) <= 1.5 * len(desc) + 3 and el.find(".//a") is None:
             return el
     return None
-
-
-def _unwrap_layout_tables(root) -> None:
-    """Tables that hold headings, forms or other tables are page layout (2010-era designs), not
-    data: turned into divs so trafilatura sees paragraphs instead of one giant table."""
-    for table in list(root.iter("table")):
-        if next(table.iterdescendants("table", "h1", "h2", "form"), None) is None:
-            continue
-        for el in [table, *table.iterdescendants("tbody", "thead", "tfoot", "tr", "td", "th")]:
-            el.tag = "div"
 
 
 def _find(doc, selectors: list[str]):

@@ -1,0 +1,144 @@
+"""Cleaning a parsed page before trafilatura sees it: whole elements that are boilerplate.
+
+General rules, whatever a site's class names: link-only blocks, image wrappers with caption-sized
+text, boxes headed like widgets ("Highlights", "ये भी पढ़ें"), small elements whose whole text
+is a gold-policy boilerplate line, layout tables; plus wrapping loose inline text (a dateline in
+a <b> before the first <p>) so that trafilatura keeps it as a paragraph.
+"""
+
+from __future__ import annotations
+
+import lxml.html
+
+from archive import boilerplate
+from archive.text import normalize
+
+BLOCK_TAGS = frozenset({"p", "div", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "td"})
+
+
+IMAGE_TAGS = ("img", "amp-img", "picture", "amp-anim")
+
+
+CAPTION_MAX = 250  # characters of text next to an image that still read as its caption
+
+
+INLINE_TAGS = frozenset({"a", "b", "strong", "i", "em", "span", "font", "u", "small", "br", "sup",
+                          "sub", "abbr", "time", "mark"})  # fmt: skip
+
+
+def prune(doc, selectors: list[str]) -> None:
+    for sel in selectors:
+        for el in doc.cssselect(sel):
+            if el.getparent() is not None:
+                el.drop_tree()
+
+
+def drop_link_only(root) -> None:
+    """Blocks whose whole text is link text: related-story lists, "see attachment" links."""
+    for el in list(root.iter(*BLOCK_TAGS)):
+        if el.getparent() is None:
+            continue
+        text = normalize("".join(el.itertext()))
+        links = normalize(" ".join("".join(a.itertext()) for a in el.iter("a")))
+        if text and links and len(links) >= 0.9 * len(text):
+            el.drop_tree()
+
+
+def drop_boilerplate_elements(root, extra: list[str]) -> None:
+    """Small elements that are boilerplate as a whole ("ये भी पढ़ें:-", "Advertisement"): removed
+    before trafilatura, which would otherwise glue them onto the neighbouring paragraph."""
+    for el in list(root.iter(*BLOCK_TAGS, *INLINE_TAGS)):
+        if el.getparent() is None:
+            continue
+        text = normalize("".join(el.itertext()))
+        if text and len(text) < 200 and boilerplate.is_boilerplate_line(text, extra):
+            el.drop_tree()
+
+
+def wrap_loose_inline(container) -> None:
+    """Wrap runs of bare text and inline children of the container in <p>: a dateline in a
+    <b> before the first <p> (NDTV) or text separated only by <br> (Webdunia) is body text
+    that trafilatura drops or merges when it is not inside a block."""
+    run: list = []
+    new_children: list = []
+    lead = container.text or ""
+    container.text = None
+    if lead.strip():
+        run.append(lead)
+    for child in list(container):
+        tail = child.tail
+        child.tail = None
+        container.remove(child)
+        if isinstance(child.tag, str) and child.tag in INLINE_TAGS:
+            run.append(child)
+        else:
+            new_children.extend(close_run(run))
+            new_children.append(child)
+        if tail and tail.strip():
+            run.append(tail)
+    new_children.extend(close_run(run))
+    container.extend(new_children)
+
+
+def close_run(run: list) -> list:
+    if not any((isinstance(x, str) and x.strip()) or not isinstance(x, str) for x in run):
+        run.clear()
+        return []
+    p = lxml.html.Element("p")
+    for item in run:
+        if isinstance(item, str):
+            if len(p):
+                p[-1].tail = (p[-1].tail or "") + item
+            else:
+                p.text = (p.text or "") + item
+        else:
+            p.append(item)
+    run.clear()
+    return [p]
+
+
+def drop_headed_widgets(root) -> None:
+    """A small box that opens with a widget heading ("Highlights", "Quick Take", "ये भी पढ़ें")
+    is boilerplate with everything in it, whatever its class names."""
+    for el in list(root.iterdescendants(*BLOCK_TAGS, "h1", "strong", "b", "span")):
+        parent = el.getparent()
+        if parent is None or parent is root or el.getparent().index(el) != 0:
+            continue
+        text = normalize(el.text_content())
+        if (parent.text or "").strip() or not boilerplate.WIDGET_HEADING.fullmatch(text):
+            continue
+        if len(normalize(parent.text_content())) <= 800:
+            parent.drop_tree()
+
+
+def drop_captioned_images(root) -> None:
+    """An image wrapper with a little text (figure, div, p or link around an <img>/<amp-img>) is
+    a caption, a photo credit or a teaser, whatever its class names: dropped whole. A wrapper
+    holding most of its parent's text (a photo story's only paragraph) stays."""
+    for el in list(root.iterdescendants("figure", "div", "p", "a", "section")):
+        if el.getparent() is None or next(el.iter(*IMAGE_TAGS), None) is None:
+            continue
+        text = normalize(el.text_content())
+        if text and len(text) <= CAPTION_MAX:
+            if len(text) <= 0.5 * len(normalize(el.getparent().text_content())):
+                el.drop_tree()
+
+
+def text_parent(root):
+    """The element holding the most paragraph text as direct <p> children: where a page
+    without a known container keeps its body (loose datelines sit next to those <p>s)."""
+    weight: dict = {}
+    for p in root.iter("p"):
+        if (n := len(normalize(p.text_content()))) >= 80 and (parent := p.getparent()) is not None:
+            weight[parent] = weight.get(parent, 0) + n
+    return max(weight, key=weight.get) if weight else None
+
+
+def unwrap_layout_tables(root) -> None:
+    """Tables that hold headings, forms or other tables are page layout (2010-era designs), not
+    data: turned into divs so trafilatura sees paragraphs instead of one giant table."""
+    for table in list(root.iter("table")):
+        if next(table.iterdescendants("table", "h1", "h2", "form"), None) is None:
+            continue
+        for el in [table, *table.iterdescendants("tbody", "thead", "tfoot", "tr", "td", "th")]:
+            el.tag = "div"
