@@ -15,14 +15,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 _WWW = re.compile(r"^www\d*\.")
 _DIGITS = re.compile(r"\D")
+_SLASHES = re.compile(r"/{2,}")
 
 
 def surt(url: str) -> str:
     """Sort-friendly URI Reordering Transform, as the ``surt`` package does it by default.
 
-    Scheme and ``www.`` dropped, host reversed and lowercased, default port dropped, query
-    arguments sorted, fragment dropped: ``https://www.pib.gov.in/P.aspx?b=2&a=1`` ->
-    ``in,gov,pib)/p.aspx?a=1&b=2``.
+    Scheme and ``www.`` dropped, host reversed, everything lowercased, default port dropped,
+    repeated slashes folded, query arguments sorted, fragment dropped:
+    ``https://www.pib.gov.in/P.aspx?b=2&a=1`` -> ``in,gov,pib)/p.aspx?a=1&b=2``.
     """
     parts = urlsplit(url.strip())
     host = _WWW.sub("", (parts.hostname or "").lower().strip("."))
@@ -30,8 +31,10 @@ def surt(url: str) -> str:
     port = parts.port
     if port and port not in (80, 443):
         key += f":{port}"
-    path = parts.path or "/"
-    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)), safe="/:,")
+    path = _SLASHES.sub("/", parts.path or "/")
+    # The whole key is lowercase, so the arguments are sorted after lowercasing (as surt does).
+    pairs = parse_qsl(parts.query.lower(), keep_blank_values=True)
+    query = urlencode(sorted(pairs), safe="/:,")
     return f"{key}){path}{'?' + query if query else ''}".lower()
 
 

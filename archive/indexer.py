@@ -56,6 +56,7 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
             fields = {
                 "mime": "application/json",
                 "type": "metadata",
+                "digest": headers.get_header("WARC-Payload-Digest"),
                 "length": str(length),
                 "offset": str(offset),
                 "filename": filename,

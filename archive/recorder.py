@@ -142,6 +142,7 @@ class WarcRecorder:
         fields = {
             "mime": "application/json",
             "type": "metadata",
+            "digest": ref.digest,
             "length": str(ref.length),
             "offset": str(ref.offset),
             "filename": writer.filename,

@@ -275,3 +275,27 @@ def test_warcs_rotate_by_size(tmp_path):
         r = results[url]
         record, _ = read_record(store, r["warc"], r["offset"], r["length"])
         assert record.rec_headers.get_header("WARC-Target-URI") == r["final_url"]
+
+
+def test_index_agrees_with_cdxj_indexer(local_run):
+    """pywb's own indexer, run on our WARCs, finds the records our index lists, at the same keys."""
+    root, _done, _results = local_run
+    for warc in sorted(Path(root, "warc").rglob("*.warc.gz")):
+        theirs = subprocess.run(
+            [str(Path(sys.executable).with_name("cdxj-indexer")), str(warc)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        ours = {
+            (e.key, e.timestamp, e.fields["offset"]): e.fields
+            for e in cdxj.parse(warc.with_name(warc.name.replace(".warc.gz", ".cdxj")).read_bytes())
+        }
+        lines = [line.split(" ", 2) for line in theirs.splitlines()]
+        assert lines
+        for key, timestamp, blob in lines:
+            fields = json.loads(blob)
+            mine = ours[(key, timestamp, fields["offset"])]
+            for name in ("url", "length", "digest", "status", "mime"):
+                if name in fields:
+                    assert mine.get(name, fields["url"] if name == "url" else None) == fields[name]
