@@ -1,0 +1,64 @@
+"""A crawl killed mid-run loses nothing that was written: the next run seals and publishes it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive import cdxj
+from archive.replay import ReplayProxy, load_resources
+from tests.corpus_urls import CORPUS, manifest
+
+SANGRAH = str(Path(sys.executable).with_name("sangrah"))
+ARTICLES = [e["url"] for e in manifest() if e["kind"] == "article"]
+
+
+def test_killed_crawl_is_rescued_by_the_next_run(tmp_path):
+    store = tmp_path / "store"
+    spool = store / ".spool"
+    with ReplayProxy(load_resources([CORPUS])) as proxy:
+        env = {**os.environ, **proxy.proxy_env(), "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
+        settings = [f"SANGRAH_STORE={store}", "LOG_LEVEL=WARNING", "DOWNLOAD_DELAY=1"]
+        command = [sys.executable, "-m", "scrapy", "crawl", "fetch"]
+        command += ["-a", "urls=" + ",".join(ARTICLES)]
+        command += [arg for setting in settings for arg in ("-s", setting)]
+        child = subprocess.Popen(
+            command,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        open_files: list[Path] = []
+        while time.monotonic() < deadline:  # wait until some records are on disk
+            open_files = list(spool.rglob("*.warc.gz.open"))
+            if open_files and open_files[0].stat().st_size > 100_000:
+                break
+            time.sleep(0.1)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert open_files, "the crawl wrote nothing before the deadline"
+    written = open_files[0].stat().st_size
+    assert not list(store.glob("warc/**/*.warc.gz"))  # nothing was sealed before the kill
+
+    synced = subprocess.run(
+        [SANGRAH, "sync", "--store", str(store)], capture_output=True, text=True, timeout=120
+    )
+    assert synced.returncode == 0, synced.stderr
+    assert "sealed" in synced.stderr
+    assert not list(spool.rglob("*.open"))
+    warcs = list(store.joinpath("warc").rglob("*.warc.gz"))
+    assert len(warcs) == 1
+    assert 0 < warcs[0].stat().st_size <= written
+    warcio = str(Path(sys.executable).with_name("warcio"))
+    subprocess.run([warcio, "check", str(warcs[0])], check=True)
+    with warcs[0].open("rb") as f:
+        kinds = [r.rec_type for r in ArchiveIterator(f)]
+    assert kinds[0] == "warcinfo" and "response" in kinds
+    index = cdxj.parse(warcs[0].with_name(warcs[0].name.replace(".warc.gz", ".cdxj")).read_bytes())
+    assert any(e.fields.get("status") == "200" for e in index)
