@@ -207,3 +207,26 @@ def test_second_crawl_is_incremental(tmp_path):
     revisits = [r for r in results if r.get("revisit")]
     assert len(revisits) == archived
     assert sorted(tmp_path.joinpath("txt").rglob("*.txt")) == txts
+
+
+def test_dead_feed_fails_loudly(tmp_path):
+    """A source whose feeds, sitemaps and listings all went away must not pass silently."""
+    override = tmp_path / "sources.toml"
+    override.write_text(
+        "[webdunia.discovery]\n"
+        "feeds = ['https://hindi.webdunia.com/rss/moved.rss']\n"
+        "sitemaps = []\n"
+        "listings = []\n",
+        encoding="utf-8",
+    )
+    command = [SANGRAH, "crawl", "webdunia", "--store", str(tmp_path), "--replay", str(CORPUS)]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SANGRAH_SOURCES": str(override)},
+    )
+    assert done.returncode == 1
+    assert "no article URL discovered" in done.stderr + done.stdout
+    assert "rss/moved.rss: HTTP 404" in done.stderr + done.stdout

@@ -19,6 +19,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
+EXTRACTION_FAILED = ("no headline found", "no article text found", "extraction failed")
 
 
 def outcome(item: dict) -> str:
@@ -56,6 +57,10 @@ class CrawlSummary:
         self.counts["failed"] += 1
         self.reasons[f"pipeline error: {type(failure.value).__name__}"] += 1
 
+    def extraction_failures(self) -> int:
+        """Pages the extractor took for articles but could not read (a changed template)."""
+        return sum(n for why, n in self.reasons.items() if why.startswith(EXTRACTION_FAILED))
+
     def summary(self, spider: Spider, reason: str) -> dict:
         get = self.stats.get_value
         discovered = get("sangrah/discovered", 0)
@@ -65,9 +70,9 @@ class CrawlSummary:
             problem = "no article URL discovered"
         elif requested and not self.counts["archived"]:
             # On an incremental run, articles already archived prove that the source worked;
-            # pages that were fetched but read as non-articles still point at broken rules.
+            # article pages in which the extractor found nothing still point at broken rules.
             known = get("sangrah/skipped/already_archived", 0)
-            if not known or self.counts["not_article"]:
+            if not known or self.extraction_failures():
                 problem = "no article archived"
         return {
             "source": getattr(spider, "source", "") or spider.name,
