@@ -38,8 +38,10 @@ REDIRECTED = "https://khabar.ndtv.com/news/india/pakistans-military-along-with-i
 OFFSITE_REDIRECT = "https://webdunia.com/"
 
 
-def run_fetch(store: str, urls: list[str], *extra: str, env: dict | None = None):
-    command = [SANGRAH, "fetch", "--json", "--store", store, "--replay", str(CORPUS), *extra]
+def run_fetch(
+    store: str, urls: list[str], *extra: str, env: dict | None = None, replay: Path = CORPUS
+):
+    command = [SANGRAH, "fetch", "--json", "--store", store, "--replay", str(replay), *extra]
     done = subprocess.run(
         command + urls,
         capture_output=True,
@@ -299,3 +301,18 @@ def test_index_agrees_with_cdxj_indexer(local_run):
             for name in ("url", "length", "digest", "status", "mime"):
                 if name in fields:
                     assert mine.get(name, fields["url"] if name == "url" else None) == fields[name]
+
+
+def test_reprocess_from_warcs_without_refetching(local_run, tmp_path):
+    """--replay on an archive's WARCs re-runs the pipeline on what was captured."""
+    root, _done, results = local_run
+    urls = ARTICLES[:4]
+    done, again = run_fetch(str(tmp_path), urls, replay=Path(root, "warc"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    old, new = open_store(str(root)), open_store(str(tmp_path))
+    for url in urls:
+        assert new.get_bytes(again[url]["txt"]) == old.get_bytes(results[url]["txt"])
+        _record, content = read_record(
+            new, again[url]["warc"], again[url]["offset"], again[url]["length"]
+        )
+        assert content == (CORPUS / ENTRIES[url]["body"]).read_bytes()
