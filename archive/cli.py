@@ -131,9 +131,12 @@ def print_results(results: list[dict]) -> None:
             out.print(f"    reason  {r['reason']}")
 
 
+def spool_dir(store: str) -> Path:
+    return Path(os.environ.get("SANGRAH_SPOOL_DIR") or default_spool_dir(store))
+
+
 def warn_spool(store: str) -> None:
-    spool = default_spool_dir(store) if not os.environ.get("SANGRAH_SPOOL_DIR") else None
-    spool = spool or Path(os.environ["SANGRAH_SPOOL_DIR"])
+    spool = spool_dir(store)
     waiting = [p for p in spool.rglob("*") if p.is_file()] if spool.exists() else []
     if waiting:
         console.print(
@@ -187,8 +190,7 @@ def sync(store: StoreOption = "./archive-data") -> None:
     from archive.txtstore import TxtStore
 
     target = open_store(store)
-    spool_dir = Path(os.environ.get("SANGRAH_SPOOL_DIR") or default_spool_dir(store))
-    report = sync_spool(Spool(spool_dir, target), TxtStore(target))
+    report = sync_spool(Spool(spool_dir(store), target), TxtStore(target))
     for key in report.rescued:
         console.print(f"sealed {key} (left open by a run that died)")
     for key in report.published:
