@@ -282,5 +282,147 @@ def crawl(
     raise typer.Exit(0 if all(s["ok"] for s in summaries) else 1)
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="JSON: one object per line.")]
+SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
+
+
+def open_catalog(store_uri: str):
+    """The store and its catalog, brought up to date with the index files in the store."""
+    from archive.catalog import Catalog
+    from archive.layout import is_local
+    from archive.storage import open_store, path_from_uri
+
+    if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
+        console.print(f"[red]no archive at {store_uri}[/red]")
+        raise typer.Exit(1)
+    store = open_store(store_uri)
+    catalog = Catalog.for_store(store)
+    try:
+        catalog.update(store)
+    except OSError as exc:  # an unreachable store: what the catalog knows is still worth seeing
+        console.print(f"[yellow]catalog not updated, it may be out of date: {exc}[/yellow]")
+    return store, catalog
+
+
+def print_articles(rows: list[dict], json_output: bool) -> None:
+    for row in rows:
+        if json_output:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            date = (row["published"] or "-")[:16].replace("T", " ")
+            print(f"{date:<16}  {row['source'] or '-':<8}  {row['title']}  {row['txt']}")
+
+
+def day(value: str | None) -> str | None:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value).isoformat() if value else None
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a YYYY-MM-DD date") from None
+
+
+@app.command("ls")
+def list_articles(
+    source: SourceOption = None,
+    since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or after.")] = None,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or before.")] = None,
+    limit: Annotated[int, typer.Option(help="At most N articles (0: all).")] = 100,
+    json_output: JsonOption = False,
+    store: StoreOption = "./archive-data",
+) -> None:
+    """List archived articles, newest first: date, source, title, TXT key."""
+    _store, catalog = open_catalog(store)
+    with catalog:
+        rows = catalog.articles(source, day(since), day(until), limit or None)
+    print_articles(rows, json_output)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words that must all occur; word* for a prefix.")],
+    source: SourceOption = None,
+    limit: Annotated[int, typer.Option(help="At most N articles (0: all).")] = 20,
+    json_output: JsonOption = False,
+    store: StoreOption = "./archive-data",
+) -> None:
+    """Full-text search over article titles and texts, best match first (exit 1: no match)."""
+    _store, catalog = open_catalog(store)
+    with catalog:
+        rows = catalog.search(query, source, limit or None)
+    print_articles(rows, json_output)
+    raise typer.Exit(0 if rows else 1)
+
+
+def archived_payload(store, warc: str, offset: int, length: int) -> bytes:
+    """The HTTP payload of one WARC record, read with one ranged read (decoded as sent)."""
+    import io
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    data = store.read_range(warc, offset, length)
+    return next(iter(ArchiveIterator(io.BytesIO(data)))).content_stream().read()
+
+
+@app.command()
+def show(
+    ref: Annotated[str, typer.Argument(help="A URL, canonical URL or TXT key.")],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Print the archived HTTP payload instead.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    store: StoreOption = "./archive-data",
+) -> None:
+    """Show an archived article (metadata and TXT), or the latest capture of a URL."""
+    target, catalog = open_catalog(store)
+    with catalog:
+        found = catalog.find(ref)
+        captures = catalog.captures(found["url"]) if found else []
+    if found is None:
+        console.print(f"[red]not in the archive: {ref}[/red]")
+        raise typer.Exit(1)
+    if raw:
+        sys.stdout.buffer.write(
+            archived_payload(target, found["warc"], found["offset"], found["length"])
+        )
+        sys.stdout.buffer.flush()
+        return
+    try:
+        text = target.get_bytes(found["txt"]).decode("utf-8") if found.get("txt") else None
+    except FileNotFoundError:
+        text = None
+        console.print(f"[yellow]{found['txt']} is not in the store (yet)[/yellow]")
+    if json_output:
+        print(json.dumps({**found, "captures": captures, "text": text}, ensure_ascii=False))
+        return
+    hidden = ("id", "published_utc", "capture", "is_revisit")
+    for name, value in found.items():
+        value = json.dumps(value, ensure_ascii=False) if name == "extra" else value
+        if value not in (None, "", "{}") and name not in hidden:
+            print(f"{name:<14}{value}")
+    for c in captures:
+        print(f"{'capture':<14}{c['date']}  {c['status']}  {c['mime']}  {c['warc']}@{c['offset']}")
+    if text is not None:
+        print()
+        print(text, end="")
+
+
+catalog_app = typer.Typer(no_args_is_help=True, help="The local catalog (derived, rebuildable).")
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("rebuild")
+def catalog_rebuild(store: StoreOption = "./archive-data") -> None:
+    """Delete the catalog's contents and read every index file in the store again."""
+    from archive.catalog import Catalog
+    from archive.storage import open_store
+
+    target = open_store(store)
+    with Catalog.for_store(target) as catalog:
+        catalog.rebuild(target)
+        stats = catalog.stats()
+    console.print(f"{catalog.path}: " + ", ".join(f"{v} {k}" for k, v in stats.items()))
+
+
 def main() -> None:
     app()

@@ -1,0 +1,303 @@
+"""A local SQLite catalog of the archive, for browsing and full-text search.
+
+Derived state only: the WARCs and the CDXJ file beside each are the truth, and the catalog can be
+deleted at any time and rebuilt from them. ``update`` reads the index files it has not read yet
+(each in one transaction with its row in ``indexes``, so an interrupted update is simply resumed);
+``rebuild`` starts over.
+
+Search uses FTS5 with the ``unicode61`` tokenizer told that marks (M*) are word characters: by
+default it splits Devanagari words at every matra, virama, anusvara and nukta ("मंत्री" -> म, त,
+र). Text and queries are put in one search form first: NFC, then ZWJ/ZWNJ (which would split a
+word) and the nukta (often left out when typing: "जमीन" finds "ज़मीन") removed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from archive import cdxj
+from archive.layout import is_local
+from archive.storage import Store, path_from_uri
+from archive.text import from_seed_txt, normalize
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+TOKENIZER = "unicode61 categories 'L* N* Co M*'"
+_UNSEARCHED = dict.fromkeys(map(ord, "\u200c\u200d\u093c"), None)  # ZWNJ, ZWJ, nukta
+
+_SCHEMA = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE indexes (key TEXT PRIMARY KEY, captures INTEGER, articles INTEGER);
+CREATE TABLE captures (
+    url TEXT NOT NULL, warc TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+    status INTEGER, mime TEXT, digest TEXT, date TEXT, is_revisit INTEGER NOT NULL,
+    PRIMARY KEY (warc, offset));
+CREATE INDEX captures_url ON captures (url, date);
+CREATE TABLE articles (
+    id INTEGER PRIMARY KEY, txt TEXT UNIQUE NOT NULL, canonical_url TEXT, url TEXT NOT NULL,
+    source TEXT, title TEXT, published TEXT, published_utc TEXT, author TEXT, agency TEXT,
+    language TEXT, text_sha256 TEXT, warc TEXT, offset INTEGER, length INTEGER, captured TEXT,
+    extra TEXT);
+CREATE INDEX articles_published ON articles (published_utc);
+CREATE INDEX articles_canonical ON articles (canonical_url);
+CREATE TABLE article_urls (url TEXT NOT NULL, txt TEXT NOT NULL, PRIMARY KEY (url, txt));
+"""
+_BY_TXT = "SELECT * FROM articles a WHERE txt = ?"
+_ARTICLE_FIELDS = (
+    "txt", "canonical_url", "url", "source", "title", "published", "published_utc", "author",
+    "agency", "language", "text_sha256", "warc", "offset", "length", "captured", "extra",
+)  # fmt: skip
+
+
+def catalog_path(store_uri: str) -> Path:
+    """``$SANGRAH_CATALOG``, else ``<store>/.catalog.sqlite`` for a local store (a dot name, so
+    not a store key), else ``./catalog-<bucket>[-<prefix>].sqlite``."""
+    if override := os.environ.get("SANGRAH_CATALOG"):
+        return Path(override)
+    if is_local(store_uri):
+        return path_from_uri(store_uri) / ".catalog.sqlite"
+    parts = urlsplit(store_uri)
+    prefix = parts.path.strip("/").replace("/", "_")
+    return Path(f"catalog-{parts.netloc}{'-' + prefix if prefix else ''}.sqlite")
+
+
+def search_form(text: str) -> str:
+    return normalize(text).translate(_UNSEARCHED)
+
+
+def fts_query(query: str) -> str:
+    """Each whitespace-separated term as a quoted phrase (all must match); ``term*`` a prefix."""
+    terms = []
+    for word in search_form(query).split():
+        star = "*" if word.endswith("*") else ""
+        if word := word.rstrip("*"):
+            terms.append('"' + word.replace('"', '""') + '"' + star)
+    return " ".join(terms)
+
+
+def _utc(published: str | None) -> str | None:
+    """A sort key: UTC ISO time for an aware date, the value itself otherwise."""
+    try:
+        date = datetime.fromisoformat(published or "")
+    except ValueError:
+        return published
+    return date.astimezone(UTC).isoformat() if date.tzinfo else date.isoformat()
+
+
+class Catalog:
+    def __init__(self, path: str | os.PathLike[str], store_uri: str) -> None:
+        self.path = Path(path)
+        self.store_uri = store_uri
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        owner = None
+        if self.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            owner = self.db.execute("SELECT value FROM meta WHERE name = 'store'").fetchone()[0]
+        if owner != store_uri:
+            self._reset()  # a new file, another schema or another store: derived, start over
+
+    @classmethod
+    def for_store(cls, store: Store) -> Catalog:
+        return cls(catalog_path(store.uri), store.uri)
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _reset(self) -> None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for kind, name in self.db.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'fts\\_%' ESCAPE '\\'"
+            ).fetchall():
+                self.db.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
+            for statement in _SCHEMA.split(";"):  # not executescript: it would commit
+                self.db.execute(statement)
+            try:
+                self.db.execute(
+                    "CREATE VIRTUAL TABLE fts USING fts5(title, body, content='', "
+                    f'tokenize="{TOKENIZER}")'
+                )
+            except sqlite3.OperationalError:  # no FTS5 (or too old for `categories`): LIKE
+                self.db.execute("CREATE TABLE fts (rowid INTEGER PRIMARY KEY, title, body)")
+            self.db.execute("INSERT INTO meta VALUES ('store', ?)", (self.store_uri,))
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @property
+    def has_fts5(self) -> bool:
+        row = self.db.execute("SELECT sql FROM sqlite_master WHERE name = 'fts'").fetchone()
+        return "fts5" in row[0].lower()
+
+    # --- reading the store --------------------------------------------------------------------
+
+    def ingested(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT key FROM indexes ORDER BY key")]
+
+    def update(self, store: Store) -> int:
+        """Read the CDXJ files not read before; returns how many."""
+        seen = set(self.ingested())
+        new = [k for k in store.iter_keys("warc/") if k.endswith(".cdxj") and k not in seen]
+        for key in new:
+            try:
+                self._ingest(store, key, store.get_bytes(key))
+            except (ValueError, KeyError, TypeError) as exc:  # skipped, tried again next time
+                logger.warning("%s: not a readable index (%r)", key, exc)
+        return len(new)
+
+    def rebuild(self, store: Store) -> int:
+        self._reset()
+        return self.update(store)
+
+    def _ingest(self, store: Store, index_key: str, data: bytes) -> None:
+        warc = index_key.removesuffix(".cdxj") + ".warc.gz"
+        entries = list(cdxj.parse(data))
+        dates = {e.fields.get("id"): e.fields.get("date") for e in entries if "date" in e.fields}
+        captures = [self._capture(warc, e) for e in entries if e.fields.get("type") != "metadata"]
+        articles = [
+            self._article(e, dates) for e in entries
+            if e.fields.get("type") == "metadata" and e.fields.get("txt")
+        ]  # fmt: skip
+        articles.sort(key=lambda a: a["captured"] or "")  # lines are in SURT order, not by time
+        known = {a["txt"] for a in articles if self._rows(_BY_TXT, [a["txt"]], 1)}
+        texts = {a["txt"]: self._text(store, a["txt"]) for a in articles if a["txt"] not in known}
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            if self.db.execute("SELECT 1 FROM indexes WHERE key = ?", (index_key,)).fetchone():
+                return  # another process took it in meanwhile
+            self.db.executemany(
+                "INSERT OR IGNORE INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", captures
+            )
+            for article in articles:
+                self._add_article(article, texts.get(article["txt"], ""))
+            self.db.execute(
+                "INSERT INTO indexes VALUES (?, ?, ?)", (index_key, len(captures), len(articles))
+            )
+
+    @staticmethod
+    def _capture(warc: str, entry: cdxj.CdxjEntry) -> tuple:
+        f = entry.fields
+        status = int(f["status"]) if str(f.get("status", "")).isdigit() else None
+        revisit = f.get("mime") == "warc/revisit"
+        return (entry.url, warc, int(f["offset"]), int(f["length"]), status, f.get("mime"),
+                f.get("digest"), f.get("date") or entry.timestamp, int(revisit))  # fmt: skip
+
+    @staticmethod
+    def _article(entry: cdxj.CdxjEntry, dates: dict) -> dict:
+        f = entry.fields
+        ref = f.get("refers_to") or {}
+        return {
+            **{name: f.get(name) for name in _ARTICLE_FIELDS},
+            "url": entry.url,
+            "published_utc": _utc(f.get("published")),
+            "warc": ref.get("warc"),
+            "offset": ref.get("offset"),
+            "length": ref.get("length"),
+            "captured": dates.get(ref.get("id")),
+            "extra": json.dumps(f.get("extra") or {}, ensure_ascii=False, sort_keys=True),
+        }
+
+    @staticmethod
+    def _text(store: Store, txt: str) -> str:
+        try:
+            _title, blocks = from_seed_txt(store.get_bytes(txt))
+        except FileNotFoundError:  # still in a spool: the title is searchable meanwhile
+            return ""
+        return "\n".join(blocks)
+
+    def _add_article(self, article: dict, body: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO article_urls VALUES (?, ?)", (article["url"], article["txt"])
+        )
+        names = ", ".join(_ARTICLE_FIELDS)
+        marks = ", ".join(f":{name}" for name in _ARTICLE_FIELDS)
+        cursor = self.db.execute(
+            f"INSERT OR IGNORE INTO articles ({names}) VALUES ({marks})", article
+        )
+        if cursor.rowcount:  # a TXT's first capture describes it; twins only add their URL
+            self.db.execute(
+                "INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
+                (cursor.lastrowid, search_form(article["title"] or ""), search_form(body)),
+            )
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def articles(
+        self,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Newest first; `since`/`until` are YYYY-MM-DD, inclusive, on the stated date."""
+        where, args = self._filters(source, since, until)
+        return self._rows(f"SELECT * FROM articles a WHERE {where}", args, limit)
+
+    def search(self, query: str, source: str | None = None, limit: int | None = None) -> list[dict]:
+        """Articles whose title or text holds every term of `query`, best match first."""
+        where, args = self._filters(source, None, None)
+        if self.has_fts5:
+            if not (match := fts_query(query)):
+                return []
+            sql = "SELECT a.* FROM fts JOIN articles a ON a.id = fts.rowid WHERE fts MATCH ?"
+            sql += f" AND {where}"
+            return self._rows(sql, [match, *args], limit, order="fts.rank, a.published_utc DESC")
+        terms = search_form(query).replace("*", "").split()
+        if not terms:
+            return []
+        like = " AND ".join(["(f.title || ' ' || f.body) LIKE ?"] * len(terms))
+        sql = f"SELECT a.* FROM fts f JOIN articles a ON a.id = f.rowid WHERE {like} AND {where}"
+        return self._rows(sql, [f"%{t}%" for t in terms] + args, limit)
+
+    def find(self, ref: str) -> dict | None:
+        """The article with this TXT key, canonical URL or URL (newest), else the newest capture
+        of this URL with a payload (with ``"capture": True``), else None."""
+        for sql in (
+            _BY_TXT,
+            "SELECT * FROM articles a WHERE canonical_url = ?",
+            "SELECT a.* FROM article_urls u JOIN articles a USING (txt) WHERE u.url = ?",
+        ):
+            if rows := self._rows(sql, [ref], 1, order="a.captured DESC"):
+                return rows[0]
+        row = self.db.execute(
+            "SELECT * FROM captures WHERE url = ? ORDER BY is_revisit, date DESC LIMIT 1", (ref,)
+        ).fetchone()
+        return {**dict(row), "capture": True} if row else None
+
+    def stats(self) -> dict[str, int]:
+        names = ("indexes", "captures", "articles")
+        return {n: self.db.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+
+    def captures(self, url: str) -> list[dict]:
+        """Every capture of `url`, oldest first."""
+        sql = "SELECT * FROM captures WHERE url = ? ORDER BY date, warc, offset"
+        return [dict(row) for row in self.db.execute(sql, (url,))]
+
+    @staticmethod
+    def _filters(source: str | None, since: str | None, until: str | None) -> tuple[str, list]:
+        conditions = {
+            "a.source = ?": source,
+            "substr(a.published, 1, 10) >= ?": since,
+            "substr(a.published, 1, 10) <= ?": until,
+        }
+        used = {sql: value for sql, value in conditions.items() if value}
+        return " AND ".join(["1", *used]), list(used.values())
+
+    def _rows(
+        self, sql: str, args: list, limit: int | None, order: str = "a.published_utc DESC"
+    ) -> list[dict]:
+        sql += f" ORDER BY {order}, a.txt" + (" LIMIT ?" if limit else "")
+        rows = self.db.execute(sql, [*args, limit] if limit else args).fetchall()
+        return [{**dict(row), "extra": json.loads(row["extra"] or "{}")} for row in rows]
