@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STORE  ?= ./archive-data
 
-.PHONY: setup run test lint clean
+.PHONY: setup browser run test lint clean
 
 $(BIN)/sangrah: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ setup: $(BIN)/sangrah
 run: setup
 	$(BIN)/sangrah crawl --all --store $(STORE) --replay tests/corpus
 
-test: setup
+# The browser tests (tests/test_web.py) drive Debian's chromium through Playwright, which never
+# downloads a browser of its own; Noto has the Devanagari glyphs (CI runs as root on Debian).
+browser:
+	command -v chromium >/dev/null && dpkg -s fonts-noto-core >/dev/null 2>&1 || \
+	  (apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-core)
+
+test: setup browser
 	$(BIN)/pytest -q
 
 lint: setup

@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 
 from archive.layout import default_spool_dir
+from archive.warc import read_payload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
 console = Console(stderr=True, soft_wrap=True)
@@ -354,16 +355,6 @@ def search(
     raise typer.Exit(0 if rows else 1)
 
 
-def archived_payload(store, warc: str, offset: int, length: int) -> bytes:
-    """The HTTP payload of one WARC record, read with one ranged read (decoded as sent)."""
-    import io
-
-    from warcio.archiveiterator import ArchiveIterator
-
-    data = store.read_range(warc, offset, length)
-    return next(iter(ArchiveIterator(io.BytesIO(data)))).content_stream().read()
-
-
 @app.command()
 def show(
     ref: Annotated[str, typer.Argument(help="A URL, canonical URL or TXT key.")],
@@ -383,7 +374,7 @@ def show(
         raise typer.Exit(1)
     if raw:
         sys.stdout.buffer.write(
-            archived_payload(target, found["warc"], found["offset"], found["length"])
+            read_payload(target, found["warc"], found["offset"], found["length"])[1]
         )
         sys.stdout.buffer.flush()
         return
@@ -422,6 +413,29 @@ def catalog_rebuild(store: StoreOption = "./archive-data") -> None:
         catalog.rebuild(target)
         stats = catalog.stats()
     console.print(f"{catalog.path}: " + ", ".join(f"{v} {k}" for k, v in stats.items()))
+
+
+@app.command()
+def browse(
+    store: StoreOption = "./archive-data",
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Browse the archive in a web browser: articles, search, texts, captures (read-only).
+
+    Runs werkzeug's development server, meant for a browser on this machine.
+
+    In production, put a WSGI server (gunicorn, waitress) in front of archive.web.create_app.
+    """
+    from archive.web import create_app
+
+    try:
+        web = create_app(store)
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"browsing {store} at http://{host}:{port}/ (Ctrl-C stops)")
+    web.run(host=host, port=port)
 
 
 def main() -> None:

@@ -214,3 +214,14 @@ class WarcFileWriter:
             },
         )
         return self._write(record)
+
+
+def read_payload(store, warc: str, offset: int, length: int) -> tuple[str | None, bytes]:
+    """Content-Type and HTTP payload (de-chunked, decompressed) of one stored record, read with
+    one ranged read of ``store`` (any :class:`archive.storage.Store`)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    record = next(iter(ArchiveIterator(BytesIO(store.read_range(warc, offset, length)))))
+    headers = record.http_headers
+    content_type = headers.get_header("Content-Type") if headers else None
+    return content_type, record.content_stream().read()

@@ -1,0 +1,267 @@
+"""The browser UI: a small, read-only Flask app over the catalog.
+
+Pages: ``/`` (articles newest first, filtered by source and publication date, paged),
+``/search?q=`` (full text), ``/article?txt=KEY`` or ``?url=URL`` (metadata and text),
+``/captures?url=URL`` (every capture of a URL) and ``/record?warc=&offset=&length=`` (one archived
+HTTP payload, decoded, with the Content-Type the server sent).
+
+Archived pages are foreign content served from this app's origin, so /record answers with
+``Content-Security-Policy: sandbox`` (an opaque origin: no scripts, no forms, no cookies of ours)
+and lets the page load nothing, not even from the live web; the UI's own pages allow only their
+stylesheet. No page needs JavaScript.
+
+The catalog is brought up to date from the store when the app is created and, at most every
+``refresh_seconds``, when a listing page is loaded. Each request opens its own catalog
+connection: SQLite connections stay in their thread, and werkzeug serves each request in one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from posixpath import basename
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from archive.catalog import Catalog
+from archive.layout import is_local
+from archive.storage import Store, open_store, path_from_uri
+from archive.text import from_seed_txt
+from archive.warc import read_payload
+from archive.web import params
+
+logger = logging.getLogger(__name__)
+
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+RECORD_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+_TOKEN_TYPE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,199}")  # a printable header value
+
+bp = Blueprint("browse", __name__)
+
+
+class Refresher:
+    """Reads the store's new index files into the catalog, at most once per `interval` seconds;
+    a request that finds another one refreshing goes on with what the catalog knows."""
+
+    def __init__(self, store: Store, interval: float, clock: Callable[[], float]) -> None:
+        self.store, self.interval, self.clock = store, interval, clock
+        self._lock = threading.Lock()
+        self._last: float | None = None
+
+    def __call__(self, catalog: Catalog) -> None:
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            now = self.clock()
+            if self._last is not None and now - self._last < self.interval:
+                return
+            self._last = now
+            catalog.update(self.store)
+        except OSError as exc:  # an unreachable store: what the catalog knows is still worth seeing
+            logger.warning("catalog not updated, it may be out of date: %s", exc)
+        finally:
+            self._lock.release()
+
+
+def create_app(
+    store_uri: str, *, refresh_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+) -> Flask:
+    """The browser app for the archive at `store_uri` (FileNotFoundError: no such directory)."""
+    if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
+        raise FileNotFoundError(f"no archive at {store_uri}")
+    store = open_store(store_uri)
+    app = Flask(__name__)
+    refresh = Refresher(store, refresh_seconds, clock)
+    app.extensions["sangrah"] = {"store": store, "refresh": refresh}
+    with Catalog.for_store(store) as catalog:
+        refresh(catalog)
+    app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, _error)
+    app.teardown_appcontext(_close_catalog)
+    app.after_request(_headers)
+    app.jinja_env.filters["when"] = _when
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+    return app
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> str:
+    source, (since, until), (number, per) = (
+        params.source(request.args),
+        params.date_range(request.args),
+        params.page(request.args),
+    )
+    rows = _catalog(refresh=True).articles(source, since, until, limit=number * per + 1)
+    filters = {"source": source, "since": since, "until": until}
+    return _listing("index.html", rows, number, per, filters=filters)
+
+
+@bp.get("/search")
+def search() -> str:
+    query = params.text(request.args, "q", max_len=params.MAX_QUERY, required=True)
+    source, (number, per) = params.source(request.args), params.page(request.args)
+    rows = _catalog(refresh=True).search(query or "", source, limit=number * per + 1)
+    return _listing("search.html", rows, number, per, q=query, filters={"source": source})
+
+
+@bp.get("/article")
+def article() -> Response | str:
+    if request.args.get("txt"):
+        ref = params.store_key(request.args, "txt", prefix="txt/", suffix=".txt")
+    elif request.args.get("url"):
+        ref = params.url(request.args) or ""
+    else:
+        raise BadRequest("txt or url: required")
+    found = _catalog().find(ref)
+    if found is None:
+        abort(404, f"not in the archive: {ref}")
+    if found.get("capture"):  # a URL archived without an article (an error page, a redirect)
+        return redirect(url_for(".captures", url=found["url"]))
+    return render_template("article.html", article=found, blocks=_text_blocks(found["txt"]))
+
+
+@bp.get("/captures")
+def captures() -> str:
+    url = params.url(request.args) or ""
+    rows = _catalog().captures(url)
+    if not rows:
+        abort(404, f"no captures of {url}")
+    found = _catalog().find(url)
+    article = found if found and not found.get("capture") else None
+    return render_template("captures.html", url=url, captures=rows, article=article)
+
+
+@bp.get("/record")
+def record() -> Response:
+    warc, offset, length = params.record(request.args)
+    download = params.flag(request.args, "download")
+    capture = _capture(warc, offset, length)
+    if capture is None:
+        abort(404, "no such record in the archive")
+    if capture["is_revisit"]:  # no payload of its own: show the capture it repeats
+        original = _original(capture)
+        if original is None:
+            abort(404, "a revisit of a payload that is not in the archive")
+        return redirect(url_for(".record", **original, **({"download": 1} if download else {})))
+    try:
+        content_type, body = read_payload(_store(), warc, offset, length)
+    except FileNotFoundError:
+        abort(404, f"{warc} is not in the store")
+    response = Response(body, content_type=_safe_type(content_type))
+    response.headers["Content-Security-Policy"] = RECORD_CSP
+    disposition = "attachment" if download else "inline"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{_filename(capture)}"'
+    return response
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _store() -> Store:
+    return current_app.extensions["sangrah"]["store"]
+
+
+def _catalog(refresh: bool = False) -> Catalog:
+    if "catalog" not in g:
+        g.catalog = Catalog.for_store(_store())
+    if refresh:
+        current_app.extensions["sangrah"]["refresh"](g.catalog)
+    return g.catalog
+
+
+def _close_catalog(_exc: BaseException | None) -> None:
+    if (catalog := g.pop("catalog", None)) is not None:
+        catalog.close()
+
+
+def _capture(warc: str, offset: int, length: int) -> dict | None:
+    """The catalog's capture at exactly this place: nothing else of the store is served."""
+    sql = "SELECT * FROM captures WHERE warc = ? AND offset = ? AND length = ?"
+    row = _catalog().db.execute(sql, (warc, offset, length)).fetchone()
+    return dict(row) if row else None
+
+
+def _original(revisit: dict) -> dict | None:
+    """The earliest full capture with the revisit's payload digest, this URL's first."""
+    sql = (
+        "SELECT warc, offset, length FROM captures WHERE digest = ? AND is_revisit = 0 "
+        "ORDER BY url = ? DESC, date LIMIT 1"
+    )
+    row = _catalog().db.execute(sql, (revisit["digest"], revisit["url"])).fetchone()
+    return dict(row) if row else None
+
+
+def _sources() -> list[str]:
+    sql = "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY source"
+    return [row[0] for row in _catalog().db.execute(sql)]
+
+
+def _text_blocks(txt: str) -> list[list[str]] | None:
+    """The TXT's paragraphs, each a list of lines; None while the file is not in the store."""
+    try:
+        _title, blocks = from_seed_txt(_store().get_bytes(txt))
+    except FileNotFoundError:
+        return None
+    return [block.split("\n") for block in blocks]
+
+
+def _listing(template: str, rows: list[dict], number: int, per: int, **context) -> str:
+    def page_url(n: int) -> str:
+        return url_for(str(request.endpoint), **{**request.args.to_dict(), "page": n})
+
+    shown = rows[(number - 1) * per : number * per]
+    more = len(rows) > number * per
+    return render_template(
+        template, rows=shown, number=number, more=more, page_url=page_url, sources=_sources(),
+        first=(number - 1) * per + 1, **context,
+    )  # fmt: skip
+
+
+def _safe_type(content_type: str | None) -> str:
+    value = (content_type or "").strip()
+    return value if _TOKEN_TYPE.fullmatch(value) else "application/octet-stream"
+
+
+def _filename(capture: dict) -> str:
+    name = basename(urlsplit(capture["url"]).path) or urlsplit(capture["url"]).hostname or ""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "record"
+
+
+def _when(value: str | None) -> str:
+    """An ISO date as ``YYYY-MM-DD HH:MM`` (the time as stated, without its offset)."""
+    return (value or "")[:16].replace("T", " ")
+
+
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _error(error: HTTPException) -> Response:
+    response = error.get_response()  # keeps the status and headers such as Allow
+    response.set_data(render_template("error.html", error=error))
+    return response
