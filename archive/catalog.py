@@ -285,6 +285,25 @@ class Catalog:
         sql = "SELECT * FROM captures WHERE url = ? ORDER BY date, warc, offset"
         return [dict(row) for row in self.db.execute(sql, (url,))]
 
+    def capture_at(self, warc: str, offset: int, length: int) -> dict | None:
+        """The capture stored at exactly this place, if the catalog knows one."""
+        sql = "SELECT * FROM captures WHERE warc = ? AND offset = ? AND length = ?"
+        row = self.db.execute(sql, (warc, offset, length)).fetchone()
+        return dict(row) if row else None
+
+    def original_of(self, revisit: dict) -> dict | None:
+        """The earliest full capture with a revisit's payload digest, its own URL's first."""
+        sql = (
+            "SELECT warc, offset, length FROM captures WHERE digest = ? AND is_revisit = 0 "
+            "ORDER BY url = ? DESC, date LIMIT 1"
+        )
+        row = self.db.execute(sql, (revisit["digest"], revisit["url"])).fetchone()
+        return dict(row) if row else None
+
+    def sources(self) -> list[str]:
+        sql = "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY source"
+        return [row[0] for row in self.db.execute(sql)]
+
     @staticmethod
     def _filters(source: str | None, since: str | None, until: str | None) -> tuple[str, list]:
         conditions = {

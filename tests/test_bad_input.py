@@ -10,13 +10,13 @@ import gzip
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-SANGRAH = str(Path(sys.executable).with_name("sangrah"))
+from tests.pipeline_runs import SANGRAH
+
 SITE = "https://bad.example"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 RESOURCES = {

@@ -7,11 +7,9 @@ replay proxy, once per module); the unit tests feed the catalog hand-written CDX
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -22,24 +20,10 @@ from archive import cdxj
 from archive.catalog import Catalog, catalog_path
 from archive.storage import open_store
 from archive.storage.local import LocalStore
-from tests.corpus_urls import CORPUS, manifest
+from tests.corpus_urls import CORPUS
+from tests.pipeline_runs import ENTRIES, ENV, MISSING, NDTV, PIB, SANGRAH, WEBDUNIA, fetch
 
-SANGRAH = str(Path(sys.executable).with_name("sangrah"))
-ENTRIES = {entry["url"]: entry for entry in manifest()}
-PIB = "https://www.pib.gov.in/PressReleasePage.aspx?PRID=2126794&reg=3&lang=2"
-NDTV = "https://ndtv.in/india/india-russia-resolve-to-strengthen-defence-cooperation-rajnath-singh-shoigu-sco-meeting-4039518"
-WEBDUNIA = "https://hindi.webdunia.com/national-hindi-news/s-jaishankar-toshimitsu-motegi-security-talks-120100700582_1.html"
 LATER = "https://hindi.webdunia.com/national-hindi-news/operation-sindoor-salute-to-the-valor-of-the-army-that-destroyed-the-hideouts-of-terrorists-rajnath-singh-125050700091_1.html"
-MISSING = "https://ndtv.in/india/this-page-does-not-exist-1234567"
-ENV = {k: v for k, v in os.environ.items() if k != "SANGRAH_CATALOG"}
-
-
-def fetch(store: Path, *urls: str) -> dict[str, dict]:
-    command = [SANGRAH, "fetch", "--json", "--store", str(store), "--replay", str(CORPUS)]
-    done = subprocess.run([*command, *urls], capture_output=True, text=True, timeout=300, env=ENV)
-    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    assert len(results) == len(urls), done.stderr[-3000:]
-    return {r["url"]: r for r in results}
 
 
 def sangrah(store: Path, *args: str, code: int = 0, text: bool = True):

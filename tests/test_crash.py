@@ -14,8 +14,8 @@ from warcio.archiveiterator import ArchiveIterator
 from archive import cdxj
 from archive.replay import ReplayProxy, load_resources
 from tests.corpus_urls import CORPUS, manifest
+from tests.pipeline_runs import SANGRAH
 
-SANGRAH = str(Path(sys.executable).with_name("sangrah"))
 ARTICLES = [e["url"] for e in manifest() if e["kind"] == "article"]
 
 

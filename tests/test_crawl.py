@@ -23,8 +23,8 @@ from scrapy.utils.test import get_crawler
 from archive.urls import canonical_url
 from crawler.spiders.pib import PibSpider
 from tests.corpus_urls import CORPUS, manifest
+from tests.pipeline_runs import SANGRAH
 
-SANGRAH = str(Path(sys.executable).with_name("sangrah"))
 SOURCES = ("pib", "ians", "ndtv", "webdunia")
 ENTRIES = list(manifest())
 DISCOVERY_KINDS = {"feed", "sitemap", "listing"}

@@ -21,10 +21,8 @@ from archive import cdxj
 from archive.storage import open_store
 from archive.text import TXT_NAME_RE, format_errors, from_seed_txt
 from tests.corpus_urls import CORPUS, manifest
+from tests.pipeline_runs import SANGRAH, WARCIO, run_fetch
 from tests.seaweed import s3_store_for
-
-SANGRAH = str(Path(sys.executable).with_name("sangrah"))
-WARCIO = str(Path(sys.executable).with_name("warcio"))
 
 ENTRIES = {entry["url"]: entry for entry in manifest()}
 ARTICLES = [u for u, e in ENTRIES.items() if e["kind"] == "article"]
@@ -36,21 +34,6 @@ FORBIDDEN = (
 SOFT_404 = "https://www.pib.gov.in/PressReleasePage.aspx?PRID=2127218&reg=3&lang=2"
 REDIRECTED = "https://khabar.ndtv.com/news/india/pakistans-military-along-with-india-in-the-practice-of-fight-against-terrorism-2096858"
 OFFSITE_REDIRECT = "https://webdunia.com/"
-
-
-def run_fetch(
-    store: str, urls: list[str], *extra: str, env: dict | None = None, replay: Path = CORPUS
-):
-    command = [SANGRAH, "fetch", "--json", "--store", store, "--replay", str(replay), *extra]
-    done = subprocess.run(
-        command + urls,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
-    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return done, {r["url"]: r for r in results}
 
 
 @pytest.fixture(scope="module")

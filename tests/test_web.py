@@ -31,7 +31,7 @@ from archive.storage.local import LocalStore
 from archive.text import from_seed_txt
 from archive.web import create_app
 from tests.corpus_urls import CORPUS
-from tests.test_catalog import ENTRIES, ENV, MISSING, NDTV, PIB, SANGRAH, WEBDUNIA, fetch
+from tests.pipeline_runs import ENTRIES, ENV, MISSING, NDTV, PIB, SANGRAH, WEBDUNIA, fetch
 
 ARTICLES = (PIB, NDTV, WEBDUNIA)  # newest first: 2025, 2023, 2020
 TITLES = {url: ENTRIES[url]["meta"]["title"] for url in ARTICLES}

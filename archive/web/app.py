@@ -157,11 +157,11 @@ def captures() -> str:
 def record() -> Response:
     warc, offset, length = params.record(request.args)
     download = params.flag(request.args, "download")
-    capture = _capture(warc, offset, length)
+    capture = _catalog().capture_at(warc, offset, length)
     if capture is None:
         abort(404, "no such record in the archive")
     if capture["is_revisit"]:  # no payload of its own: show the capture it repeats
-        original = _original(capture)
+        original = _catalog().original_of(capture)
         if original is None:
             abort(404, "a revisit of a payload that is not in the archive")
         return redirect(url_for(".record", **original, **({"download": 1} if download else {})))
@@ -196,28 +196,6 @@ def _close_catalog(_exc: BaseException | None) -> None:
         catalog.close()
 
 
-def _capture(warc: str, offset: int, length: int) -> dict | None:
-    """The catalog's capture at exactly this place: nothing else of the store is served."""
-    sql = "SELECT * FROM captures WHERE warc = ? AND offset = ? AND length = ?"
-    row = _catalog().db.execute(sql, (warc, offset, length)).fetchone()
-    return dict(row) if row else None
-
-
-def _original(revisit: dict) -> dict | None:
-    """The earliest full capture with the revisit's payload digest, this URL's first."""
-    sql = (
-        "SELECT warc, offset, length FROM captures WHERE digest = ? AND is_revisit = 0 "
-        "ORDER BY url = ? DESC, date LIMIT 1"
-    )
-    row = _catalog().db.execute(sql, (revisit["digest"], revisit["url"])).fetchone()
-    return dict(row) if row else None
-
-
-def _sources() -> list[str]:
-    sql = "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY source"
-    return [row[0] for row in _catalog().db.execute(sql)]
-
-
 def _text_blocks(txt: str) -> list[list[str]] | None:
     """The TXT's paragraphs, each a list of lines; None while the file is not in the store."""
     try:
@@ -234,9 +212,15 @@ def _listing(template: str, rows: list[dict], number: int, per: int, **context) 
     shown = rows[(number - 1) * per : number * per]
     more = len(rows) > number * per
     return render_template(
-        template, rows=shown, number=number, more=more, page_url=page_url, sources=_sources(),
-        first=(number - 1) * per + 1, **context,
-    )  # fmt: skip
+        template,
+        rows=shown,
+        number=number,
+        more=more,
+        page_url=page_url,
+        sources=_catalog().sources(),
+        first=(number - 1) * per + 1,
+        **context,
+    )
 
 
 def _safe_type(content_type: str | None) -> str:
