@@ -32,7 +32,6 @@ class CaptureIndex:
     def __init__(self) -> None:
         self._latest: dict[str, Capture] = {}
         self._txt: dict[tuple[str, int], str] = {}
-        self._texts: dict[tuple[str, str], str] = {}  # (canonical URL, text SHA-256) -> TXT key
         self._articles: set[str] = set()  # canonical URLs with a TXT
 
     def __len__(self) -> int:
@@ -53,18 +52,12 @@ class CaptureIndex:
     def add_txt(self, warc: str, offset: int, txt: str) -> None:
         self._txt[(warc, offset)] = txt
 
-    def add_text(self, canonical_url: str, text_sha256: str, txt: str) -> None:
-        self._texts.setdefault((canonical_url, text_sha256), txt)
+    def add_article(self, canonical_url: str) -> None:
         self._articles.add(canonical_url)
 
     def has_article(self, canonical_url: str) -> bool:
         """Whether a TXT of this article is in the store (an incremental crawl skips it)."""
         return canonical_url in self._articles
-
-    def txt_with_text(self, canonical_url: str, text_sha256: str) -> str | None:
-        """The TXT already holding this text for this article (a twin page, a page whose
-        ads or visitor counter changed), if any."""
-        return self._texts.get((canonical_url, text_sha256))
 
     def add_index(self, index_key: str, data: bytes) -> None:
         """Take in one CDXJ file; revisit lines are skipped (they point at an original)."""
@@ -73,10 +66,12 @@ class CaptureIndex:
             fields = entry.fields
             if fields.get("type") == "metadata":
                 ref = fields.get("refers_to") or {}
-                if fields.get("txt") and ref.get("warc"):
-                    self.add_txt(ref["warc"], int(ref["offset"]), fields["txt"])
-                if fields.get("txt") and fields.get("canonical_url") and fields.get("text_sha256"):
-                    self.add_text(fields["canonical_url"], fields["text_sha256"], fields["txt"])
+                # A record names its TXT ("txt") or one that holds the same text ("txt_same_as").
+                txt = fields.get("txt") or fields.get("txt_same_as")
+                if txt and ref.get("warc"):
+                    self.add_txt(ref["warc"], int(ref["offset"]), txt)
+                if txt and fields.get("canonical_url"):
+                    self.add_article(fields["canonical_url"])
             elif fields.get("mime") != "warc/revisit" and fields.get("digest"):
                 self.add_response(
                     Capture(

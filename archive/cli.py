@@ -132,16 +132,31 @@ def print_results(results: list[dict]) -> None:
             out.print(f"    reason  {r['reason']}")
 
 
+def check_store(store: str) -> None:
+    """Fail in one line, before anything is fetched, when the store cannot take files."""
+    from archive.storage import StoreError, open_store
+
+    try:
+        open_store(store).check()
+    except (StoreError, ValueError) as exc:
+        console.print(f"[red]cannot archive into {store}: {exc}[/red]")
+        raise typer.Exit(1) from None
+
+
 def spool_dir(store: str) -> Path:
     return Path(os.environ.get("SANGRAH_SPOOL_DIR") or default_spool_dir(store))
 
 
 def warn_spool(store: str) -> None:
     spool = spool_dir(store)
-    waiting = [p for p in spool.rglob("*") if p.is_file()] if spool.exists() else []
+    waiting = [
+        p
+        for p in (spool.rglob("*") if spool.exists() else [])
+        if p.is_file() and p.name != ".store" and not p.name.endswith(".tmp")
+    ]
     if waiting:
         console.print(
-            f"[red]{len(waiting)} files wait in the spool {spool} (the store was not reachable); "
+            f"[red]{len(waiting)} files wait in the spool {spool}; "
             "they go up with the next run or `sangrah sync`.[/red]"
         )
 
@@ -156,6 +171,7 @@ def fetch(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Archive URLs now: WARC records for every exchange, a seed-format TXT per article."""
+    check_store(store)
     results = run_spider(
         "fetch",
         {"urls": ",".join(urls)},
@@ -184,21 +200,34 @@ def fetch(
 
 @app.command()
 def sync(store: StoreOption = "./archive-data") -> None:
-    """Publish what runs that could not reach the store left in the spool."""
-    from archive.spool import Spool
-    from archive.storage import open_store
-    from archive.sync import sync_spool
-    from archive.txtstore import TxtStore
+    """Publish what runs that died or could not reach the store left in the spool."""
+    from archive import __version__
+    from archive.session import open_session
+    from archive.spool import SpoolMismatch
+    from archive.storage import StoreError, open_store
 
     target = open_store(store)
-    report = sync_spool(Spool(spool_dir(store), target), TxtStore(target))
+    try:
+        target.check()
+        session = open_session(
+            target,
+            spool_dir(store),
+            {"software": f"sangrah/{__version__} sync", "format": "WARC File Format 1.1"},
+        )
+    except (StoreError, SpoolMismatch) as exc:
+        console.print(f"[red]sync: {exc}[/red]")
+        raise typer.Exit(1) from None
+    report = session.recover(load_captures=False)
+    session.close()
     for key in report.rescued:
         console.print(f"sealed {key} (left open by a run that died)")
     for key in report.published:
         console.print(f"published {key}")
-    for key, reason in report.failed:
+    for key in report.named:
+        console.print(f"named and stored {key}")
+    for key, reason in [*report.failed, *session.unpublished]:
         console.print(f"[red]still waiting: {key}: {reason}[/red]")
-    raise typer.Exit(1 if report.failed else 0)
+    raise typer.Exit(1 if report.failed or session.unpublished else 0)
 
 
 @app.command()
@@ -237,6 +266,7 @@ def crawl(
         names += [n for n, s in found if n != "generic" and any(s.discovery.get(k) for k in keys)]
     if not names:
         raise typer.BadParameter("name at least one source, or give --all")
+    check_store(store)
     common = {
         "since": since,
         "until": until,

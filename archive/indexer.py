@@ -9,15 +9,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from archive import cdxj
 
 logger = logging.getLogger(__name__)
+
+_CONTENT_LENGTH = re.compile(rb"\r\nContent-Length:\s*(\d+)\s*\r\n", re.IGNORECASE)
+_CHUNK = 1 << 20
 
 
 def _mime(record) -> str:
@@ -29,6 +33,7 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
     """The same entries the recorder wrote while writing the file (see archive.recorder)."""
     entries: list[cdxj.CdxjEntry] = []
     by_id: dict[str, dict] = {}
+    texts: dict[str, dict] = {}  # response record ID -> its conversion (text) record
     iterator = ArchiveIterator(stream)
     for record in iterator:
         headers = record.rec_headers
@@ -39,6 +44,8 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
         offset, length = iterator.get_record_offset(), iterator.get_record_length()
         date = headers.get_header("WARC-Date")
         record_id = headers.get_header("WARC-Record-ID")
+        refers = headers.get_header("WARC-Refers-To")
+        location = {"warc": warc_key, "offset": offset, "length": length}
         if kind in ("response", "revisit"):
             fields = {
                 "mime": "warc/revisit" if kind == "revisit" else _mime(record),
@@ -50,9 +57,12 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
                 "id": record_id,
                 "date": date,
             }
-            by_id[record_id] = {"warc": warc_key, "offset": offset, "length": length}
+            by_id[record_id] = location
+        elif kind == "conversion":
+            texts[refers] = {**location, "id": record_id}
+            continue
         elif kind == "metadata":
-            refers = headers.get_header("WARC-Refers-To")
+            text = texts.pop(refers, None)
             fields = {
                 "mime": "application/json",
                 "type": "metadata",
@@ -60,7 +70,9 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
                 "length": str(length),
                 "offset": str(offset),
                 "filename": filename,
+                "id": record_id,
                 "refers_to": {**by_id.get(refers, {}), "id": refers},
+                **({"text_record": text} if text else {}),
                 **json.loads(payload or b"{}"),
             }
         else:
@@ -69,35 +81,72 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
     return entries
 
 
-def complete_length(path: Path) -> int:
-    """Bytes of ``path`` that hold whole records (a crash can cut the last one short)."""
+def whole_records_length(stream: BinaryIO) -> int:
+    """Bytes from the start of ``stream`` that are whole records: each gzip member must end
+    (its CRC and size checked by zlib) and hold one WARC record of exactly its declared length.
+    A crash or a full disk can leave the last member cut anywhere; everything after the first
+    bad member is dropped."""
     good = 0
-    with path.open("rb") as stream:
-        iterator = ArchiveIterator(stream)
-        try:
-            for _record in iterator:
-                iterator.read_to_end()
-                good = iterator.get_record_offset() + iterator.get_record_length()
-        except (ArchiveLoadFailed, EOFError, OSError, ValueError) as exc:
-            logger.warning("%s: cut short after %d bytes (%s)", path, good, exc)
-    return good
+    pending = b""
+    at_eof = False
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        record = bytearray()
+        consumed = 0
+        while not inflater.eof:
+            if not pending:
+                pending = stream.read(_CHUNK)
+                if not pending:
+                    at_eof = True
+                    break
+            try:
+                record += inflater.decompress(pending)
+            except zlib.error:
+                return good
+            used = len(pending) - len(inflater.unused_data)
+            consumed += used
+            pending = inflater.unused_data
+        if not inflater.eof or not _is_whole_record(bytes(record)):
+            if consumed or not at_eof:
+                logger.warning("WARC cut short after %d bytes", good)
+            return good
+        good += consumed
+
+
+def _is_whole_record(data: bytes) -> bool:
+    head, sep, _ = data.partition(b"\r\n\r\n")
+    match = _CONTENT_LENGTH.search(head + b"\r\n")
+    if not data.startswith(b"WARC/") or not sep or match is None:
+        return False
+    return len(data) == len(head) + 4 + int(match.group(1)) + 4
 
 
 def rescue_open_warc(path: Path, warc_key: str) -> tuple[Path, Path] | None:
     """Seal a ``<key>.open`` file left by a crashed run: keep the whole records, index them.
 
-    Returns (warc path, index path), or None when no whole record survived.
+    The index is written before the rename, as when a live run seals a file. Returns (warc
+    path, index path), or None when no whole record survived (the file is removed).
     """
-    keep = complete_length(path)
+    with path.open("rb") as stream:
+        keep = whole_records_length(stream)
     if keep == 0:
         path.unlink()
         return None
     with path.open("r+b") as stream:
         stream.truncate(keep)
+        os.fsync(stream.fileno())
     sealed = path.with_name(path.name.removesuffix(".open"))
+    index = write_index(path, sealed.name, warc_key)
     os.replace(path, sealed)
-    with sealed.open("rb") as stream:
-        entries = index_warc(stream, sealed.name, warc_key)
-    index = sealed.with_name(sealed.name.removesuffix(".warc.gz") + ".cdxj")
-    index.write_bytes(cdxj.render(entries))
     return sealed, index
+
+
+def write_index(warc_path: Path, filename: str, warc_key: str) -> Path:
+    """Index a closed WARC in the spool into ``<name>.cdxj`` beside it (atomically)."""
+    with warc_path.open("rb") as stream:
+        entries = index_warc(stream, filename, warc_key)
+    index = warc_path.with_name(filename.removesuffix(".warc.gz") + ".cdxj")
+    tmp = index.with_name(index.name + ".tmp")
+    tmp.write_bytes(cdxj.render(entries))
+    os.replace(tmp, index)
+    return index

@@ -11,6 +11,7 @@ WARC dates are capture dates (UTC); TXT dates are publication dates (IST).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -19,7 +20,9 @@ def is_local(store_uri: str) -> bool:
 
 
 def default_spool_dir(store_uri: str) -> Path:
-    """Inside a local store (same filesystem: publishing is a rename); ./spool for S3."""
+    """Inside a local store (same filesystem: publishing is a rename); for any other store one
+    folder per store under ./spool (``s3://news/hindi`` -> ``spool/s3_news_hindi``): files
+    spooled for one bucket must never go up to another."""
     if is_local(store_uri):
         return Path(store_uri.removeprefix("file://")) / ".spool"
-    return Path("spool")
+    return Path("spool") / re.sub(r"[^A-Za-z0-9._-]+", "_", store_uri.rstrip("/")).strip("_.")

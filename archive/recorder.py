@@ -1,19 +1,25 @@
 """Rotating WARC output into a spool directory, with one CDXJ index per WARC file.
 
-Files are written as ``<key>.open`` (flushed after every record, so a crash loses at most the
-record being written), renamed to ``<key>`` on close, and only then indexed: the caller publishes
-the WARC, then its index. Not thread-safe: the archiver drives it from one worker thread.
+A file is written as ``<key>.open`` under an exclusive ``flock`` (so ``sync`` in another process
+can tell a live writer from a dead one, whatever the host or pid), one whole gzip member per
+write. Sealing writes the CDXJ first and then renames ``.open`` away, so a sealed WARC always
+has its index beside it; the caller then publishes the WARC, then its index. Thread-safe: one
+lock around every write.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import socket
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from archive import cdxj
+from archive import cdxj, faults
 from archive.warc import (
     Clock,
     Exchange,
@@ -25,6 +31,11 @@ from archive.warc import (
 )
 
 DEFAULT_MAX_SIZE = 1_000_000_000
+
+
+class ArchiveWriteError(OSError):
+    """Writing the WARC failed (a full disk, an I/O error): the run must stop; the file keeps
+    its whole records."""
 
 
 def warc_key(prefix: str, when: datetime, serial: int, host: str) -> str:
@@ -39,23 +50,23 @@ def _this_host() -> str:
 
 
 def is_abandoned(open_path: Path) -> bool:
-    """Whether a ``.open`` WARC in the spool belongs to a process of this host that is gone.
+    """Whether nobody holds the ``flock`` of a ``.open`` file: its writer is gone.
 
-    Another host's file (a shared spool) is left to that host; a live process's file to it.
+    Locks are held by open files, not by hosts or pids, so a restarted container or a reused pid
+    cannot fool this; a writer on another machine sharing the spool over NFS holds a lock there
+    too. A file that vanished meanwhile is not abandoned (someone sealed it).
     """
-    parts = open_path.name.removesuffix(".warc.gz.open").rsplit("-", 2)
-    if len(parts) != 3 or not parts[2].isdigit() or parts[1] != _this_host():
-        return False
-    pid = int(parts[2])
-    if pid == os.getpid():
+    try:
+        fd = os.open(open_path, os.O_RDONLY)
+    except FileNotFoundError:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return False
-    return False
+    finally:
+        os.close(fd)  # closing drops the probe's own lock
+    return True
 
 
 def index_key(key: str) -> str:
@@ -69,6 +80,10 @@ def _mime(headers: list[tuple[str, str]]) -> str:
     return "unk"
 
 
+def _location(ref: RecordRef) -> dict:
+    return {"warc": ref.warc, "offset": ref.offset, "length": ref.length, "id": ref.record_id}
+
+
 class WarcRecorder:
     def __init__(
         self,
@@ -77,6 +92,7 @@ class WarcRecorder:
         *,
         prefix: str = "sangrah",
         max_size: int = DEFAULT_MAX_SIZE,
+        max_age: float | None = None,
         host: str | None = None,
         clock: Clock = utc_now,
         new_id: IdFactory = new_record_id,
@@ -85,31 +101,68 @@ class WarcRecorder:
         self._info = info
         self._prefix = prefix
         self._max_size = max_size
+        self._max_age = max_age
         self._host = host.replace("-", "_") if host else _this_host()
         self._clock = clock
         self._new_id = new_id
+        self._lock = threading.RLock()
         self._serial = 0
         self._file = None
+        self._opened_at = 0.0
         self._writer: WarcFileWriter | None = None
         self._key = ""
         self._entries: list[cdxj.CdxjEntry] = []
+        self._pins = 0
+        self.failed: ArchiveWriteError | None = None
 
     @property
     def current_key(self) -> str | None:
         return self._key if self._writer else None
 
+    def new_record_id(self) -> str:
+        return self._new_id()
+
     def _ensure_open(self) -> WarcFileWriter:
+        if self.failed is not None:
+            raise self.failed
         if self._writer is not None:
             return self._writer
         self._key = warc_key(self._prefix, self._clock(), self._serial, self._host)
         self._serial += 1
         path = self._spool_path(self._key + ".open")
-        self._file = open(path, "xb")
+        # Unbuffered: the writer hands over one whole gzip member per write.
+        self._file = open(path, "xb", buffering=0)
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._opened_at = time.monotonic()
         self._writer = WarcFileWriter(
             self._file, self._key.rsplit("/", 1)[-1], clock=self._clock, new_id=self._new_id
         )
-        self._writer.write_warcinfo(self._info)
+        self._guarded(self._writer.write_warcinfo, self._info)
         return self._writer
+
+    def _guarded(self, write: Callable, *args, **kwargs) -> RecordRef:
+        """One record; a failed write stops this recorder for good (see ArchiveWriteError)."""
+        try:
+            return write(*args, **kwargs)
+        except OSError as exc:
+            path = self._spool_path(self._key + ".open")
+            self.failed = ArchiveWriteError(
+                exc.errno, f"cannot write the WARC {path}: {exc.strerror or exc}"
+            )
+            self._abandon()
+            raise self.failed from exc
+
+    def _abandon(self) -> None:
+        """After a failed write: seal what is whole if the disk lets us, else leave ``.open``
+        (whole records only) for the next ``sync``."""
+        try:
+            self._seal()
+        except OSError:
+            if self._file is not None:
+                with contextlib.suppress(OSError):
+                    self._file.close()
+            self._writer = self._file = None
+            self._entries = []
 
     def _ref(self, ref: RecordRef) -> RecordRef:
         return RecordRef(**{**ref.__dict__, "warc": self._key})
@@ -118,64 +171,109 @@ class WarcRecorder:
         self, exchange: Exchange, *, revisit_of: RecordRef | None = None, revisit_uri: str = ""
     ) -> RecordRef:
         """Write request + response (or revisit); return where the response record is."""
-        writer = self._ensure_open()
-        response, _request = writer.write_exchange(
-            exchange, revisit_of=revisit_of, revisit_uri=revisit_uri
-        )
-        fields = {
-            "mime": "warc/revisit" if revisit_of else _mime(exchange.response_headers),
-            "status": str(exchange.status),
-            "digest": response.digest,
-            "length": str(response.length),
-            "offset": str(response.offset),
-            "filename": writer.filename,
-            "id": response.record_id,
-            "date": response.date,
-        }
-        self._entries.append(cdxj.CdxjEntry(exchange.url, cdxj.timestamp14(response.date), fields))
-        return self._ref(response)
-
-    def record_metadata(self, target_uri: str, response: RecordRef, data: dict) -> RecordRef:
-        """Write a metadata record about ``response``; index it with ``data`` and a back link."""
-        writer = self._ensure_open()
-        ref = writer.write_metadata(target_uri, response.record_id, data)
-        fields = {
-            "mime": "application/json",
-            "type": "metadata",
-            "digest": ref.digest,
-            "length": str(ref.length),
-            "offset": str(ref.offset),
-            "filename": writer.filename,
-            "refers_to": {
-                "warc": response.warc,
-                "offset": response.offset,
-                "length": response.length,
+        with self._lock:
+            writer = self._ensure_open()
+            response, _request = self._guarded(
+                writer.write_exchange, exchange, revisit_of=revisit_of, revisit_uri=revisit_uri
+            )
+            fields = {
+                "mime": "warc/revisit" if revisit_of else _mime(exchange.response_headers),
+                "status": str(exchange.status),
+                "digest": response.digest,
+                "length": str(response.length),
+                "offset": str(response.offset),
+                "filename": writer.filename,
                 "id": response.record_id,
-            },
-            **dict(sorted(data.items())),  # as the metadata record stores it
-        }
-        self._entries.append(cdxj.CdxjEntry(target_uri, cdxj.timestamp14(ref.date), fields))
-        return self._ref(ref)
+                "date": response.date,
+            }
+            self._entries.append(
+                cdxj.CdxjEntry(exchange.url, cdxj.timestamp14(response.date), fields)
+            )
+            return self._ref(response)
+
+    def record_metadata(
+        self,
+        target_uri: str,
+        response: RecordRef,
+        data: dict,
+        *,
+        text: bytes | None = None,
+        record_id: str | None = None,
+    ) -> RecordRef:
+        """Write a metadata record about ``response`` (after a conversion record holding
+        ``text``, when given); index it with ``data`` and links back to both."""
+        with self._lock:
+            writer = self._ensure_open()
+            text_ref = None
+            if text is not None:
+                text_ref = self._ref(
+                    self._guarded(writer.write_conversion, target_uri, response.record_id, text)
+                )
+            ref = self._ref(
+                self._guarded(
+                    writer.write_metadata, target_uri, response.record_id, data, record_id=record_id
+                )
+            )
+            fields = {
+                "mime": "application/json",
+                "type": "metadata",
+                "digest": ref.digest,
+                "length": str(ref.length),
+                "offset": str(ref.offset),
+                "filename": writer.filename,
+                "id": ref.record_id,
+                "refers_to": _location(response),
+                **({"text_record": _location(text_ref)} if text_ref else {}),
+                **dict(sorted(data.items())),  # as the metadata record stores it
+            }
+            self._entries.append(cdxj.CdxjEntry(target_uri, cdxj.timestamp14(ref.date), fields))
+            return ref
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[str]:
+        """The current file's key, which stays current (no rotation) until the block ends: a
+        TXT claim names the file its metadata record will be written to."""
+        with self._lock:
+            self._ensure_open()
+            self._pins += 1
+            key = self._key
+        try:
+            yield key
+        finally:
+            with self._lock:
+                self._pins -= 1
 
     def rotate_if_full(self) -> tuple[str, str] | None:
-        if self._file is not None and self._file.tell() >= self._max_size:
-            return self.close()
-        return None
+        with self._lock:
+            if self._file is None or self._pins:
+                return None
+            full = self._file.tell() >= self._max_size
+            old = self._max_age is not None and time.monotonic() - self._opened_at >= self._max_age
+            return self._seal() if full or old else None
 
     def close(self) -> tuple[str, str] | None:
-        """Close the current file: rename ``.open`` away, write its index. Returns both keys."""
+        """Seal the current file: write its index, then rename ``.open`` away. Returns both
+        keys (WARC, index), or None when no file was open."""
+        with self._lock:
+            return self._seal()
+
+    def _seal(self) -> tuple[str, str] | None:
         if self._writer is None or self._file is None:
             return None
-        self._file.flush()
-        os.fsync(self._file.fileno())  # the sealed name must never hold a partial file
-        self._file.close()
         key = self._key
-        os.replace(self._spool_path(key + ".open"), self._spool_path(key))
+        os.fsync(self._file.fileno())  # the sealed name must never hold a partial file
         index = index_key(key)
         path = self._spool_path(index)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(cdxj.render(self._entries))
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(cdxj.render(self._entries))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        faults.point("seal.indexed")
+        os.replace(self._spool_path(key + ".open"), self._spool_path(key))
+        self._file.close()  # releases the flock only now: the file is sealed
         self._writer = self._file = None
         self._entries = []
+        faults.point("seal.renamed")
         return key, index

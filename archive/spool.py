@@ -1,10 +1,9 @@
 """The spool: local staging for files that are written incrementally, then published to a store.
 
-S3 cannot append, so a WARC is written here as ``<key>.open``, sealed (renamed to ``<key>``) when
-complete, and published: stored, verified, then deleted here. A file is only ever in one of those
-states, so a crash at any point loses nothing. `publish_pending` at the start of every run (and
-``sangrah sync``) stores what a crash or an unreachable store left behind; `stale_open` lists
-files whose writer died, which are never published automatically.
+S3 cannot append, so a WARC is written here as ``<key>.open``, sealed (indexed, then renamed to
+``<key>``) when complete, and published: stored, verified, then deleted here. A file is only ever
+in one of those states, so a crash at any point loses nothing. A spool belongs to one store: its
+``.store`` file names it, and a spool is never published into another store.
 """
 
 from __future__ import annotations
@@ -18,6 +17,10 @@ from archive.storage import Store, validate_key
 
 OPEN_SUFFIX = ".open"
 TMP_SUFFIX = ".tmp"  # a file being written in one go, renamed when complete
+
+
+class SpoolMismatch(ValueError):
+    """A spool directory that belongs to another store."""
 
 
 class Spool:
@@ -38,6 +41,24 @@ class Spool:
         self.directory = Path(directory)
         self.store = store
         self.index_suffixes = index_suffixes
+        self._claim_directory()
+
+    def _claim_directory(self) -> None:
+        """Mark the spool as this store's, or refuse it if it is another store's."""
+        marker = self.directory / ".store"
+        try:
+            owner = marker.read_text("utf-8").strip()
+        except FileNotFoundError:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = marker.with_name(".store.tmp")
+            tmp.write_text(self.store.uri + "\n", "utf-8")
+            os.replace(tmp, marker)
+            return
+        if owner != self.store.uri:
+            raise SpoolMismatch(
+                f"the spool {self.directory} holds files for {owner}, not {self.store.uri}: "
+                f"run `sangrah sync --store {owner}`, or give this store its own SANGRAH_SPOOL_DIR"
+            )
 
     def path_for(self, key: str) -> Path:
         """Where the closed file for `key` lives; its directory is created."""
@@ -49,6 +70,8 @@ class Spool:
         """Store the closed file for `key` and delete it here; on any error it stays here."""
         path = self.directory / validate_key(key)
         if not path.is_file():
+            if self.store.exists(key):
+                return  # another process (a concurrent sync) published it already
             raise FileNotFoundError(errno.ENOENT, "not in the spool", str(path))
         # A LocalStore takes the file by renaming it when it can, instead of copying it.
         move_file = getattr(self.store, "move_file", None)

@@ -1,25 +1,42 @@
-"""Seed-format TXT files in the store: ``txt/<source>/<YYYY>/<MM>/<DD>/NNN_<16 hex>.txt``.
+"""Seed-format TXT names: ``txt/<source>/<YYYY>/<MM>/<DD>/NNN_<16 hex>.txt``, claimed in the store.
 
 The date is the article's publication date in IST (the capture date when the page gives none),
-so a folder is one source's day. NNN is unique in its folder: the first write to a folder lists
-it once, later ordinals count up, and a write never replaces an existing file (a concurrent
-writer taking the same ordinal makes this one move to the next).
+so a folder is one source's day. Two kinds of claim, both created with the store's conditional
+create (O_EXCL/link locally, ``If-None-Match: *`` on S3), make names safe across crashes and
+across writers that share nothing but the store:
+
+- ``claims/ordinal/<folder>/NNN`` holds one ordinal of a folder: of two writers that want NNN,
+  exactly one gets it, so no two TXTs of a folder share an ordinal;
+- ``claims/text/<sha256(canonical URL)[:32]>/<text sha256>`` says which TXT holds that text of
+  that article, and which metadata record (in which WARC) names it: the same article with the
+  same text never gets a second file, whichever writer or rerun meets it.
+
+A claim is made before its metadata record is written, and the TXT is stored after, so a crash
+between the claim and the record leaves a claim that no record backs. The next writer to meet
+that text sees it (the claimed WARC is published and lacks the record, or the claim is older
+than ``stale_after`` while its WARC never appeared) and takes the name over.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import threading
-from datetime import datetime, timedelta, timezone
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from archive.recorder import index_key
 from archive.storage import Store
 from archive.text import parse_txt_name, url_key
 
 logger = logging.getLogger(__name__)
-PENDING_DIR = ".txt-pending"  # in the spool; dot-named so the spool does not publish it as is
 
 IST = timezone(timedelta(hours=5, minutes=30))
+CLAIMS = "claims"
+DEFAULT_STALE_AFTER = timedelta(hours=24)
 
 
 def txt_folder(source: str, published: str | None, captured: datetime) -> str:
@@ -33,60 +50,194 @@ def txt_folder(source: str, published: str | None, captured: datetime) -> str:
     return f"txt/{source}/{when:%Y/%m/%d}"
 
 
-class TxtStore:
-    def __init__(self, store: Store, max_attempts: int = 1000):
+def text_claim_key(canonical_url: str, text_sha256: str) -> str:
+    article = hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+    return f"{CLAIMS}/text/{article}/{text_sha256}"
+
+
+def ordinal_claim_key(folder: str, ordinal: int) -> str:
+    return f"{CLAIMS}/ordinal/{folder}/{ordinal:03d}"
+
+
+@dataclass(frozen=True)
+class TxtClaim:
+    txt: str  # the TXT key
+    warc: str  # the WARC its naming metadata record is written to
+    record: str  # that record's WARC-Record-ID
+    url: str  # canonical URL
+    created: str  # ISO 8601, UTC
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TxtClaim:
+        return cls(**json.loads(data))
+
+
+@dataclass(frozen=True)
+class TxtDecision:
+    """What to write for one article text: name ``txt`` (this writer's metadata record is the
+    one that names it, and it stores the file), or refer to it (``same_as``), storing the file
+    only when ``store`` (its namer's record is known to exist, the file is not)."""
+
+    txt: str
+    names: bool
+    store: bool
+
+
+class TxtNames:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        stale_after: timedelta = DEFAULT_STALE_AFTER,
+        max_attempts: int = 1000,
+    ):
         self._store = store
+        self._stale_after = stale_after
+        self._max_attempts = max_attempts
         self._next: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._max_attempts = max_attempts
+        self._own_records: set[str] = set()  # metadata records this process wrote
 
-    def _allocate(self, folder: str) -> int:
-        with self._lock:
-            if folder not in self._next:
-                ordinals = [
-                    parsed[0]
-                    for key in self._store.iter_keys(folder + "/")
-                    if (parsed := parse_txt_name(key.rsplit("/", 1)[-1]))
-                ]
-                self._next[folder] = max(ordinals, default=-1) + 1
-            ordinal = self._next[folder]
-            self._next[folder] = ordinal + 1
-            return ordinal
+    def written(self, record_id: str) -> None:
+        """This process wrote the metadata record a claim of its names."""
+        self._own_records.add(record_id)
 
-    def put(self, folder: str, canonical_url: str, data: bytes) -> str:
-        """Store ``data`` under the next free name in ``folder``; returns its key."""
-        return self._put(folder, url_key(canonical_url), data)
+    def decide(
+        self, folder: str, canonical_url: str, text_sha256: str, warc: str, record_id: str
+    ) -> TxtDecision:
+        """Claim a name for this text of this article, or find whose it is.
 
-    def _put(self, folder: str, hex16: str, data: bytes) -> str:
+        ``warc`` and ``record_id`` say where this writer's metadata record will be written.
+        Raises OSError (not FileExistsError) when the store cannot be reached.
+        """
+        key = text_claim_key(canonical_url, text_sha256)
         for _ in range(self._max_attempts):
-            key = f"{folder}/{self._allocate(folder):03d}_{hex16}.txt"
+            existing = self._lookup(key)
+            if existing is not None:
+                return self._decide_existing(key, existing, warc, record_id)
+            ordinal = self._allocate(folder, canonical_url)
+            txt = f"{folder}/{ordinal:03d}_{url_key(canonical_url)}.txt"
+            claim = TxtClaim(txt, warc, record_id, canonical_url, _now())
             try:
-                self._store.put_bytes(key, data, overwrite=False)
-                return key
+                self._store.put_bytes(key, claim.to_bytes(), overwrite=False)
             except FileExistsError:
-                continue
-        raise RuntimeError(f"no free TXT name in {folder} after {self._max_attempts} tries")
+                continue  # another writer claimed this text meanwhile; its name wins
+            return TxtDecision(txt, names=True, store=True)
+        raise RuntimeError(f"cannot claim a TXT name for {canonical_url}")
+
+    def _decide_existing(self, key: str, claim: TxtClaim, warc: str, record_id: str) -> TxtDecision:
+        if claim.record in self._own_records or self._store.exists(claim.txt):
+            return TxtDecision(claim.txt, names=False, store=False)
+        index = index_key(claim.warc)
+        try:
+            backed = claim.record.encode() in self._store.get_bytes(index)
+        except FileNotFoundError:
+            age = datetime.now(UTC) - datetime.fromisoformat(claim.created)
+            if age < self._stale_after:
+                # Its writer is still running (or its spool is not synced yet): that writer
+                # names and stores the file.
+                return TxtDecision(claim.txt, names=False, store=False)
+            backed = False
+        if backed:  # its record exists, the file went missing: put it back, same bytes
+            return TxtDecision(claim.txt, names=False, store=True)
+        # Its writer died between claiming and recording: nothing names the file; take over.
+        logger.warning("taking over %s: %s holds no record %s", claim.txt, index, claim.record)
+        taken = TxtClaim(claim.txt, warc, record_id, claim.url, _now())
+        self._store.put_bytes(key, taken.to_bytes(), overwrite=True)
+        return TxtDecision(claim.txt, names=True, store=True)
+
+    def _lookup(self, key: str) -> TxtClaim | None:
+        try:
+            return TxtClaim.from_bytes(self._store.get_bytes(key))
+        except FileNotFoundError:
+            return None
+
+    def _allocate(self, folder: str, canonical_url: str) -> int:
+        """The next ordinal of ``folder`` that this writer could claim."""
+        for _ in range(self._max_attempts):
+            with self._lock:
+                if folder not in self._next:
+                    self._next[folder] = self._first_free(folder)
+                ordinal = self._next[folder]
+                self._next[folder] = ordinal + 1
+            try:
+                self._store.put_bytes(
+                    ordinal_claim_key(folder, ordinal), url_key(canonical_url).encode()
+                )
+            except FileExistsError:
+                continue  # another writer holds it; try the next one
+            return ordinal
+        raise RuntimeError(f"no free TXT ordinal in {folder} after {self._max_attempts} tries")
+
+    def _first_free(self, folder: str) -> int:
+        """One past the highest ordinal claimed or used in ``folder`` (TXTs of older runs
+        that made no claims count too)."""
+        used = [
+            int(name)
+            for key in self._store.iter_keys(f"{CLAIMS}/ordinal/{folder}/")
+            if (name := key.rsplit("/", 1)[-1]).isdigit()
+        ]
+        used += [
+            parsed[0]
+            for key in self._store.iter_keys(folder + "/")
+            if (parsed := parse_txt_name(key.rsplit("/", 1)[-1]))
+        ]
+        return max(used, default=-1) + 1
+
+    def store_txt(self, key: str, data: bytes) -> None:
+        """Store a TXT; an existing file with these bytes is fine (a rerun, a completion)."""
+        try:
+            self._store.put_bytes(key, data, overwrite=False)
+        except FileExistsError:
+            if hashlib.sha256(self._store.get_bytes(key)).digest() != hashlib.sha256(data).digest():
+                raise
 
 
-def spool_pending(spool_dir: Path, folder: str, canonical_url: str, data: bytes) -> Path:
-    """Keep a TXT the store would not take; its name (ordinal) is chosen when it is published."""
-    path = spool_dir / PENDING_DIR / folder / f"{url_key(canonical_url)}.txt"
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+# --- texts whose name could not be claimed (the store was down) ---------------------------------
+PENDING_DIR = ".pending-txt"  # in the spool; dot-named so the spool never publishes it as is
+
+
+@dataclass(frozen=True)
+class PendingText:
+    """An article text recorded while the store could not be reached: the next ``sync`` (or
+    run) claims its name, writes the naming metadata record and stores the file."""
+
+    folder: str
+    canonical_url: str
+    text_sha256: str
+    target_uri: str
+    response: dict  # RecordRef fields of the response the text came from
+    metadata: dict  # the extraction result, as the metadata record holds it
+    text: str
+
+
+def spool_pending(spool_dir: Path, pending: PendingText) -> Path:
+    """Keep ``pending`` in the spool, written in one go (temp file, fsync, rename)."""
+    name = hashlib.sha256(pending.response["record_id"].encode()).hexdigest()[:32]
+    path = spool_dir / PENDING_DIR / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(json.dumps(asdict(pending), ensure_ascii=False).encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
-def publish_pending(txt: TxtStore, spool_dir: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """Name and store every pending TXT: (stored keys, [(file, reason)] still pending)."""
-    done: list[str] = []
-    failed: list[tuple[str, str]] = []
+def pending_texts(spool_dir: Path) -> list[tuple[Path, PendingText]]:
     root = spool_dir / PENDING_DIR
-    for path in sorted(root.rglob("*.txt")) if root.exists() else []:
-        folder = path.parent.relative_to(root).as_posix()
-        try:
-            done.append(txt._put(folder, path.stem, path.read_bytes()))
-        except Exception as exc:
-            failed.append((str(path), f"{type(exc).__name__}: {exc}"))
-        else:
-            path.unlink()
-    return done, failed
+    found = []
+    for path in sorted(root.glob("*.json")) if root.exists() else []:
+        found.append((path, PendingText(**json.loads(path.read_bytes()))))
+    return found

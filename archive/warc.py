@@ -22,6 +22,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from archive import faults
+
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
 
@@ -110,7 +112,12 @@ def request_status_and_headers(exchange: Exchange) -> StatusAndHeaders:
 
 
 class WarcFileWriter:
-    """Appends records to one open WARC file object and reports where each one landed."""
+    """Appends records to one open WARC file object and reports where each one landed.
+
+    Each record is built in memory as one gzip member and written with a single ``write``; if
+    that fails (a full disk, an I/O error) the stream is cut back to where the record began, so
+    the file only ever holds whole records, and the error goes to the caller.
+    """
 
     def __init__(
         self,
@@ -123,7 +130,8 @@ class WarcFileWriter:
     ):
         self.filename = filename
         self._out = fileobj
-        self._writer = WARCWriter(fileobj, gzip=True, warc_version=warc_version)
+        self._version = warc_version
+        self._writer = WARCWriter(BytesIO(), gzip=True, warc_version=warc_version)  # builds records
         self._clock = clock
         self._new_id = new_id
 
@@ -132,14 +140,23 @@ class WarcFileWriter:
         return datetime_to_iso_date(when, use_micros=True)
 
     def _write(self, record) -> RecordRef:
+        member = BytesIO()
+        WARCWriter(member, gzip=True, warc_version=self._version).write_record(record)
+        data = member.getvalue()
         offset = self._out.tell()
-        self._writer.write_record(record)
-        self._out.flush()
+        try:
+            self._out.write(data)
+            self._out.flush()
+            faults.point("warc.record")
+        except BaseException:
+            self._out.seek(offset)
+            self._out.truncate()
+            raise
         headers = record.rec_headers
         return RecordRef(
             warc=self.filename,
             offset=offset,
-            length=self._out.tell() - offset,
+            length=len(data),
             record_id=headers.get_header("WARC-Record-ID"),
             date=headers.get_header("WARC-Date"),
             digest=headers.get_header("WARC-Payload-Digest"),
@@ -198,8 +215,30 @@ class WarcFileWriter:
         )
         return response_ref, self._write(request)
 
-    def write_metadata(self, target_uri: str, refers_to: str, data: dict) -> RecordRef:
-        """A JSON metadata record about an earlier record (extraction results, TXT key...)."""
+    def write_conversion(self, target_uri: str, refers_to: str, text: bytes) -> RecordRef:
+        """The article text extracted from an earlier record, as Common Crawl's WET files keep
+        it: the TXT file is derived from this record and can be rebuilt from it."""
+        record = self._writer.create_warc_record(
+            target_uri,
+            "conversion",
+            payload=BytesIO(text),
+            length=len(text),
+            warc_content_type="text/plain; charset=utf-8",
+            warc_headers_dict={
+                "WARC-Record-ID": self._new_id(),
+                "WARC-Date": self._date(),
+                "WARC-Refers-To": refers_to,
+            },
+        )
+        return self._write(record)
+
+    def write_metadata(
+        self, target_uri: str, refers_to: str, data: dict, *, record_id: str | None = None
+    ) -> RecordRef:
+        """A JSON metadata record about an earlier record (extraction results, TXT key...).
+
+        ``record_id`` lets a caller name the record before writing it (a TXT claim points at it).
+        """
         body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
         record = self._writer.create_warc_record(
             target_uri,
@@ -208,7 +247,7 @@ class WarcFileWriter:
             length=len(body),
             warc_content_type="application/json",
             warc_headers_dict={
-                "WARC-Record-ID": self._new_id(),
+                "WARC-Record-ID": record_id or self._new_id(),
                 "WARC-Date": self._date(),
                 "WARC-Refers-To": refers_to,
             },

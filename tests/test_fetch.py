@@ -189,36 +189,20 @@ def test_fetch_into_s3(s3_server, s3_bucket, tmp_path):
         assert record.rec_headers.get_header("WARC-Target-URI") == result["final_url"]
         assert format_errors(store.get_bytes(result["txt"])) == []
     assert results[MISSING]["reason"] == "HTTP 404"
-    assert not [p for p in (tmp_path / "spool").rglob("*") if p.is_file()]
+    assert [p.name for p in (tmp_path / "spool").rglob("*") if p.is_file()] == [".store"]
 
 
-def test_unreachable_s3_loses_nothing(s3_server, s3_bucket, tmp_path):
-    """The store is down: WARC and TXT wait in the spool, the command says so, sync uploads."""
+def test_unreachable_s3_fails_before_fetching(s3_server, s3_bucket, tmp_path):
+    """The store is down at the start: one line that names it, nothing fetched or spooled."""
     spool = tmp_path / "spool"
     store_uri = f"s3://{s3_bucket}/run1"
     closed_port = f"http://127.0.0.1:{free_port()}"
     done, results = run_fetch(store_uri, [ARTICLES[0]], env=s3_env(s3_server, spool, closed_port))
     assert done.returncode == 1
-    assert "sangrah sync" in done.stderr
-    assert results[ARTICLES[0]]["txt"] is None
-    assert "spool" in results[ARTICLES[0]]["reason"]
-    waiting = sorted(p.name for p in spool.rglob("*") if p.is_file())
-    assert any(n.endswith(".warc.gz") for n in waiting) and any(n.endswith(".txt") for n in waiting)
-
-    synced = subprocess.run(
-        [SANGRAH, "sync", "--store", store_uri],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **s3_env(s3_server, spool)},
-        timeout=120,
-    )
-    assert synced.returncode == 0, synced.stderr
-    assert not [p for p in spool.rglob("*") if p.is_file()]
-    keys = list(s3_store_for(s3_server, s3_bucket).iter_keys())
-    assert sum(k.endswith(".warc.gz") for k in keys) == 1
-    assert sum(k.endswith(".cdxj") for k in keys) == 1
-    txts = [k for k in keys if k.startswith("txt/")]
-    assert len(txts) == 1 and TXT_NAME_RE.match(txts[0].rsplit("/", 1)[-1])
+    assert results == {}
+    assert "cannot archive into" in done.stderr and "cannot reach the S3 endpoint" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not spool.exists()
 
 
 def free_port() -> int:

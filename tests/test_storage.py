@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import stat
@@ -12,7 +13,7 @@ import pytest
 
 from archive.storage import Store, StoreError, open_store
 from archive.storage.local import LocalStore
-from archive.storage.s3 import S3Store
+from archive.storage.s3 import PART_SIZE, S3Store, sha256_checksum
 from tests.seaweed import SeaweedInfo, s3_store_for
 
 TXT_KEY = "txt/pib/2025/05/05/000_0123456789abcdef.txt"
@@ -228,19 +229,53 @@ def test_local_move_file_across_filesystems(tmp_path: Path) -> None:
 # --- S3Store -----------------------------------------------------------------------------------
 
 
-def test_s3_put_file_records_sha256(
-    s3_store: S3Store, s3_server: SeaweedInfo, tmp_path: Path
+@pytest.mark.parametrize("size", [1000, 20 * 1024 * 1024])  # one part; two parts
+def test_s3_put_file_checksum_is_the_servers(
+    s3_store: S3Store, s3_server: SeaweedInfo, tmp_path: Path, size: int
 ) -> None:
+    """The SHA-256 compared is the one the server computed and stored (composite for a
+    multipart upload), and ours agrees with it."""
     source = tmp_path / "big.warc.gz"
-    source.write_bytes(os.urandom(12 * 1024 * 1024))  # above 8 MiB: a multipart upload
+    source.write_bytes(os.urandom(size))
     s3_store.put_file("warc/big.warc.gz", source)
-    head = s3_server.client().head_object(Bucket=s3_store.bucket, Key="run1/warc/big.warc.gz")
-    assert head["ContentLength"] == source.stat().st_size
-    assert head["Metadata"]["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
-    assert (
-        s3_store.read_range("warc/big.warc.gz", 9_000_000, 4)
-        == source.read_bytes()[9_000_000:9_000_004]
+    head = s3_server.client().head_object(
+        Bucket=s3_store.bucket, Key="run1/warc/big.warc.gz", ChecksumMode="ENABLED"
     )
+    assert head["ContentLength"] == size
+    assert head["ChecksumSHA256"] == sha256_checksum(source)
+    assert head["ChecksumSHA256"].endswith("-2") == (size > PART_SIZE)
+    if size < PART_SIZE:
+        digest = base64.b64encode(hashlib.sha256(source.read_bytes()).digest()).decode()
+        assert head["ChecksumSHA256"] == digest
+    assert s3_store.read_range("warc/big.warc.gz", 900, 4) == source.read_bytes()[900:904]
+
+
+def test_s3_put_file_detects_other_bytes_of_the_same_size(
+    s3_store: S3Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A size check alone would pass this: the server holds other bytes of the same length."""
+    source = tmp_path / "x.warc.gz"
+    source.write_bytes(b"complete content")
+    real_upload = s3_store.client.upload_file
+
+    def corrupting_upload(filename: str, *args: object, **kwargs: object) -> None:
+        other = tmp_path / "other"
+        other.write_bytes(b"X" + Path(filename).read_bytes()[1:])
+        real_upload(str(other), *args, **kwargs)
+
+    monkeypatch.setattr(s3_store.client, "upload_file", corrupting_upload)
+    with pytest.raises(StoreError, match="sha256"):
+        s3_store.put_file("warc/x.warc.gz", source)
+
+
+def test_store_check_names_the_problem(s3_server: SeaweedInfo, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        s3_store_for(s3_server, "no-such-bucket-here").check()
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(StoreError, match="not a directory"):
+        LocalStore(tmp_path / "file").check()
+    LocalStore(tmp_path / "new").check()
+    assert (tmp_path / "new").is_dir()
 
 
 def test_s3_put_file_detects_a_changed_object(

@@ -48,6 +48,13 @@ class Store(Protocol):
 
     def size(self, key: str) -> int: ...
 
+    def delete(self, key: str) -> None:
+        """Remove `key` (``sangrah verify --repair`` only); a missing key is no error."""
+
+    def check(self) -> None:
+        """Raise StoreError with a one-line reason unless the store can be written (a missing
+        bucket, denied access, an unreachable endpoint, a path that is not a directory)."""
+
 
 # Imported by name on first use, as Scrapy does with FILES_STORE_SCHEMES: the backends import
 # this module, and boto3 is only loaded when an s3:// store is opened.

@@ -82,6 +82,19 @@ class LocalStore:
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def check(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"the store {self.root} is not a directory")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store {self.root}: {exc.strerror}") from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StoreError(f"the store {self.root} is not writable")
+
     def read_range(self, key: str, start: int, length: int) -> bytes:
         if start < 0 or length < 0:
             raise ValueError(f"invalid range start={start} length={length}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
+import hashlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +15,33 @@ from archive.storage import StoreError, file_sha256, validate_key, validate_pref
 
 # Error codes meaning "no such object". HEAD responses have no body, so only the status is known.
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# Files above this go up in parts of this size; the stored checksum is then a composite one.
+PART_SIZE = 16 * 1024 * 1024
+_READ = 1 << 20
+
+
+def sha256_checksum(path: str | os.PathLike[str], part_size: int = PART_SIZE) -> str:
+    """The x-amz-checksum-sha256 S3 stores for `path` uploaded by put_file: base64 of the
+    SHA-256 for a single upload, ``base64(sha256(part digests...))-N`` for N parts (files of
+    `part_size` bytes or more go up in parts, as s3transfer decides)."""
+    size = os.path.getsize(path)
+    parts = []
+    with open(path, "rb") as f:
+        while True:
+            digest = hashlib.sha256()
+            done = 0
+            while done < part_size and (chunk := f.read(min(_READ, part_size - done))):
+                digest.update(chunk)
+                done += len(chunk)
+            if done == 0 and parts:
+                break
+            parts.append(digest.digest())
+            if done < part_size:
+                break
+    if size < part_size:
+        return base64.b64encode(parts[0]).decode()
+    combined = base64.b64encode(hashlib.sha256(b"".join(parts)).digest()).decode()
+    return f"{combined}-{len(parts)}"
 
 
 class S3Store:
@@ -48,12 +77,14 @@ class S3Store:
             # -s3.domainName). botocore picks path style for custom endpoints itself, including
             # one from AWS_ENDPOINT_URL, which it reads, so that case needs nothing here.
             addressing_style = "path"
+        env = os.environ.get
         config = Config(
             # Since botocore 1.36 every request carries a CRC checksum by default, which many
-            # S3-compatible servers reject; send checksums only where the API requires one.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            retries={"mode": "standard"},
+            # S3-compatible servers reject; send checksums only where the API requires one (or
+            # where put_file asks for SHA-256), unless the standard variables say otherwise.
+            request_checksum_calculation=env("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required"),
+            response_checksum_validation=env("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required"),
+            retries={"mode": env("AWS_RETRY_MODE", "standard")},
             s3={"addressing_style": addressing_style} if addressing_style else None,
         )
         session = boto3.session.Session(
@@ -80,19 +111,58 @@ class S3Store:
         return f"S3Store({self.uri!r})"
 
     def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        """Upload with SHA-256 checksums (the server checks each part as it arrives), then
+        compare the checksum the server stored with the one computed here; an endpoint that
+        stores none is read back and hashed."""
+        from boto3.s3.transfer import TransferConfig
+
         name = self._name(key)
-        size, digest = file_sha256(path)
+        size = os.path.getsize(path)
+        expected = sha256_checksum(path)
+        transfer = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE)
         with _errors(key):
-            # upload_file switches to a multipart upload above 8 MiB (TransferConfig default).
             self.client.upload_file(
-                os.fspath(path), self.bucket, name, ExtraArgs={"Metadata": {"sha256": digest}}
+                os.fspath(path),
+                self.bucket,
+                name,
+                ExtraArgs={"ChecksumAlgorithm": "SHA256"},
+                Config=transfer,
             )
-            head = self.client.head_object(Bucket=self.bucket, Key=name)
-        # The server's own checksums are not comparable across single and multipart uploads or
-        # across servers, so check what can be: the stored length and the hash recorded with it.
-        stored = (head["ContentLength"], head.get("Metadata", {}).get("sha256"))
-        if stored != (size, digest):
-            raise StoreError(f"{self.uri}/{key}: stored {stored} != sent {(size, digest)}")
+            head = self.client.head_object(Bucket=self.bucket, Key=name, ChecksumMode="ENABLED")
+            stored = head.get("ChecksumSHA256")
+            if stored is None:  # the endpoint keeps no checksum: hash what it serves
+                expected, stored = file_sha256(path)[1], self._read_back_sha256(name)
+        if head["ContentLength"] != size or stored != expected:
+            raise StoreError(
+                f"{self.uri}/{key}: stored {head['ContentLength']} bytes, sha256 {stored}; "
+                f"sent {size} bytes, sha256 {expected}"
+            )
+
+    def _read_back_sha256(self, name: str) -> str:
+        body = self.client.get_object(Bucket=self.bucket, Key=name)["Body"]
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: body.read(_READ), b""):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:
+                raise StoreError(f"{self.uri}: the bucket {self.bucket!r} does not exist") from exc
+            if status == 403:
+                raise StoreError(f"{self.uri}: access to the bucket is denied") from exc
+            raise StoreError(f"{self.uri}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"{self.uri}: cannot reach the S3 endpoint: {exc}") from exc
+
+    def delete(self, key: str) -> None:
+        with _errors(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
 
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> None:
         options = {} if overwrite else {"IfNoneMatch": "*"}

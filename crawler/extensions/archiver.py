@@ -1,9 +1,10 @@
-"""The run's archive outputs: one WARC recorder, the TXT store and the capture index.
+"""The Scrapy side of the run's archive: a thin adapter around archive.session.ArchiveSession.
 
-Middleware and pipelines reach it with ``crawler.get_extension(Archiver)``. Every blocking call
-(WARC writes, uploads, listing the store) runs in a worker thread; WARC records go through a
-single thread so they are written in order, uploads through their own threads so a slow store
-never holds up recording.
+Middleware and pipelines reach it with ``crawler.get_extension(Archiver)``. It reads the
+settings, checks the store before anything is fetched, and moves every blocking call of the
+session (WARC writes, TXT claims, uploads) off the reactor: records through a small thread pool,
+uploads of sealed WARCs through their own threads so a slow store never holds up recording.
+When the WARC cannot be written (a full disk, an I/O error) it stops the crawl with that reason.
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from scrapy.exceptions import NotConfigured
 from archive import __version__
 from archive.captures import Capture, CaptureIndex
 from archive.layout import default_spool_dir
-from archive.recorder import WarcRecorder
-from archive.spool import Spool
-from archive.storage import Store, open_store
-from archive.sync import sync_spool
-from archive.txtstore import TxtStore, spool_pending
-from archive.warc import Exchange, RecordRef, payload_digest
+from archive.recorder import ArchiveWriteError
+from archive.session import ArchiveSession, ArticleText, PageResult, open_session
+from archive.storage import StoreError, open_store
+from archive.warc import Exchange, RecordRef
 
 logger = logging.getLogger(__name__)
 
@@ -42,29 +41,19 @@ S3_SETTINGS = {
 }
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot be used at the start of a run: nothing is fetched."""
+
+
 class Archiver:
-    def __init__(
-        self,
-        store: Store,
-        spool: Spool,
-        warcinfo: dict[str, str],
-        *,
-        stats: Any = None,
-        warc_prefix: str = "sangrah",
-        warc_max_size: int = 1_000_000_000,
-    ):
-        self.store = store
-        self.spool = spool
+    def __init__(self, session: ArchiveSession, *, crawler: Any = None, stats: Any = None):
+        self.session = session
+        self.crawler = crawler
         self.stats = stats
-        self.recorder = WarcRecorder(
-            spool.path_for, warcinfo, prefix=warc_prefix, max_size=warc_max_size
-        )
-        self.txt = TxtStore(store)
-        self.captures = CaptureIndex()
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="warc")
+        self._io = ThreadPoolExecutor(4, thread_name_prefix="archive")
         self._uploader = ThreadPoolExecutor(2, thread_name_prefix="upload")
         self._uploads: list[asyncio.Future] = []
-        self.unpublished: list[tuple[str, str]] = []
+        self.failed: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: scrapy.crawler.Crawler) -> Archiver:
@@ -74,6 +63,11 @@ class Archiver:
             raise NotConfigured("SANGRAH_STORE is empty")
         options = {arg: settings.get(name) for arg, name in S3_SETTINGS.items()}
         store = open_store(uri, **{k: v for k, v in options.items() if v is not None})
+        try:
+            store.check()
+        except StoreError as exc:
+            logger.error("cannot archive into %s: %s", uri, exc)
+            raise StoreUnavailable(str(exc)) from exc
         spool_dir = Path(settings.get("SANGRAH_SPOOL_DIR") or default_spool_dir(uri))
         info = {
             "software": f"sangrah/{__version__} (Scrapy {scrapy.__version__})",
@@ -86,17 +80,22 @@ class Archiver:
             "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
             "contact": settings.get("SANGRAH_CONTACT"),
         }
-        archiver = cls(
+        session = open_session(
             store,
-            Spool(spool_dir, store),
+            spool_dir,
             {k: v for k, v in info.items() if v},
-            stats=crawler.stats,
-            warc_prefix=settings.get("SANGRAH_WARC_PREFIX"),
-            warc_max_size=settings.getint("SANGRAH_WARC_MAX_SIZE"),
+            prefix=settings.get("SANGRAH_WARC_PREFIX"),
+            max_size=settings.getint("SANGRAH_WARC_MAX_SIZE"),
+            max_age=settings.getfloat("SANGRAH_WARC_MAX_AGE") or None,
         )
+        archiver = cls(session, crawler=crawler, stats=crawler.stats)
         crawler.signals.connect(archiver.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(archiver.spider_closed, signal=signals.spider_closed)
         return archiver
+
+    @property
+    def captures(self) -> CaptureIndex:
+        return self.session.captures
 
     def count(self, key: str, count: int = 1) -> None:
         if self.stats is not None:
@@ -107,115 +106,89 @@ class Archiver:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def spider_opened(self) -> None:
-        report = await self._run(self._uploader, sync_spool, self.spool, self.txt)
+        report = await self._run(self._uploader, self.session.recover)
+        if report.rescued:
+            logger.warning("sealed %d WARCs left open by runs that died", len(report.rescued))
         if report.published:
-            logger.info(
-                "published %d files left in the spool by earlier runs", len(report.published)
-            )
+            logger.info("published %d files left in the spool earlier", len(report.published))
+        if report.named:
+            logger.info("named %d TXTs an earlier outage left unnamed", len(report.named))
         for key, reason in report.failed:
             logger.error("still cannot publish %s: %s", key, reason)
-        self.captures = await self._run(self._uploader, CaptureIndex.load, self.store)
 
     async def spider_closed(self) -> None:
-        closed = await self._run(self._writer, self.recorder.close)
-        if closed:
-            self._schedule_publish(*closed)
+        try:
+            await self._run(self._io, self.session.close)
+        except OSError as exc:
+            self._stop(exc, close_spider=False)
         await asyncio.gather(*self._uploads, return_exceptions=True)
-        self._writer.shutdown()
+        self._io.shutdown()
         self._uploader.shutdown()
-        pending = self.spool.pending()
+        session = self.session
+        pending = session.spool.pending()
         if self.stats is not None:
             self.stats.set_value("sangrah/spool_pending", len(pending))
-        if pending:
+            self.stats.set_value("sangrah/txt_unstored", len(session.unstored))
+        if pending or session.unstored:
             logger.error(
-                "%d files could not be published to %s and wait in the spool %s; "
-                "they go up with the next run or `sangrah sync`",
+                "%d files could not be published to %s and %d TXTs could not be stored; they "
+                "wait in the spool %s and go up with the next run or `sangrah sync`",
                 len(pending),
-                self.store.uri,
-                self.spool.directory,
+                session.store.uri,
+                len(session.unstored),
+                session.spool.directory,
             )
 
-    # --- publishing ------------------------------------------------------------------------
-    def _publish_pair(self, warc_key: str, index_key: str) -> None:
-        """The index goes up only once its WARC is safely stored."""
-        for key in (warc_key, index_key):
-            try:
-                self.spool.publish(key)
-            except Exception as exc:
-                logger.error("could not publish %s to %s: %s", key, self.store.uri, exc)
-                self.unpublished.append((key, str(exc)))
-                self.count("upload_failed")
-                return
-        self.count("warc_published")
-
-    def _schedule_publish(self, warc_key: str, index_key: str) -> None:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._uploader, self._publish_pair, warc_key, index_key)
-        self._uploads.append(future)
+    def _stop(self, exc: OSError, *, close_spider: bool = True) -> None:
+        """The WARC cannot be written: stop fetching, with the cause and the path as reason."""
+        if self.failed is not None:
+            return
+        self.failed = str(exc)
+        logger.error("stopping the crawl: %s", exc)
+        if self.stats is not None:
+            self.stats.set_value("sangrah/write_failed", str(exc))
+        engine = getattr(self.crawler, "engine", None)
+        if close_spider and engine is not None:
+            asyncio.get_running_loop().create_task(
+                engine.close_spider_async(reason="archive_write_failed")
+            )
 
     # --- recording -------------------------------------------------------------------------
+    def _publish_later(self, warc_key: str | None) -> None:
+        if warc_key:
+            loop = asyncio.get_running_loop()
+            self._uploads.append(loop.run_in_executor(self._uploader, self._publish, warc_key))
+
+    def _publish(self, warc_key: str) -> None:
+        self.count("warc_published" if self.session.publish(warc_key) else "upload_failed")
+
+    async def _write(self, fn, *args):
+        try:
+            result = await self._run(self._io, fn, *args)
+            sealed = await self._run(self._io, self.session.rotate)
+        except ArchiveWriteError as exc:
+            self._stop(exc)
+            raise
+        self._publish_later(sealed)
+        return result
+
     async def record_exchange(self, exchange: Exchange) -> tuple[RecordRef, Capture | None]:
         """Archive one exchange; a payload identical to the last capture becomes a revisit."""
-        previous = self.captures.get(exchange.url)
-        digest = None
-        if previous is not None and exchange.status == 200:
-            digest = payload_digest(exchange.body)
-        revisit_of = previous if previous is not None and previous.digest == digest else None
-        ref, closed = await self._run(self._writer, self._record, exchange, revisit_of)
-        if closed:
-            self._schedule_publish(*closed)
+        ref, revisit_of = await self._write(self.session.record_exchange, exchange)
         self.count("warc_revisits" if revisit_of else "warc_responses")
-        if revisit_of is None and ref.digest:
-            self.captures.add_response(
-                Capture(
-                    exchange.url,
-                    ref.warc,
-                    ref.offset,
-                    ref.length,
-                    ref.record_id,
-                    ref.date,
-                    ref.digest,
-                )
-            )
         return ref, revisit_of
 
-    def _record(
-        self, exchange: Exchange, revisit_of: Capture | None
-    ) -> tuple[RecordRef, tuple[str, str] | None]:
-        """Write the exchange; close the file once it is full. A later metadata record about
-        this response may land in the next file: it names the response's file in its index."""
-        original = None
-        if revisit_of is not None:
-            original = RecordRef(
-                revisit_of.warc,
-                revisit_of.offset,
-                revisit_of.length,
-                revisit_of.record_id,
-                revisit_of.date,
-                revisit_of.digest,
-            )
-        ref = self.recorder.record_exchange(exchange, revisit_of=original)
-        return ref, self.recorder.rotate_if_full()
-
-    async def record_metadata(self, target_uri: str, response: RecordRef, data: dict) -> None:
-        def write() -> tuple[str, str] | None:
-            self.recorder.record_metadata(target_uri, response, data)
-            return self.recorder.rotate_if_full()
-
-        closed = await self._run(self._writer, write)
-        if data.get("txt"):
-            self.captures.add_txt(response.warc, response.offset, data["txt"])
-        if closed:
-            self._schedule_publish(*closed)
-
-    async def put_txt(self, folder: str, canonical_url: str, data: bytes) -> str | None:
-        """Store a TXT; None when the store failed and the TXT waits in the spool instead."""
-        try:
-            key = await self._run(self._uploader, self.txt.put, folder, canonical_url, data)
-        except Exception as exc:
-            path = spool_pending(self.spool.directory, folder, canonical_url, data)
-            logger.error("TXT for %s waits in %s: %s", canonical_url, path, exc)
-            self.count("txt_spooled")
-            return None
-        self.count("txt_written")
-        return key
+    async def record_page(
+        self, target_uri: str, response: RecordRef, metadata: dict, article: ArticleText | None
+    ) -> PageResult:
+        result = await self._write(
+            self.session.record_page, target_uri, response, metadata, article
+        )
+        if article is not None:
+            if result.pending:
+                self.count("txt_unstored")
+            elif result.note:
+                self.count("txt_unchanged")
+            else:
+                self.count("txt_written")
+        return result
