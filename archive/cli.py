@@ -231,6 +231,30 @@ def sync(store: StoreOption = "./archive-data") -> None:
 
 
 @app.command()
+def verify(
+    store: StoreOption = "./archive-data",
+    repair: Annotated[
+        bool, typer.Option(help="Rebuild missing indexes and TXTs from the WARCs.")
+    ] = False,
+) -> None:
+    """Check the store's invariants: whole WARCs with their indexes, one TXT per article text."""
+    from archive.storage import StoreError, open_store
+    from archive.verify import iter_lines, verify_store
+
+    target = open_store(store)
+    try:
+        target.check()
+        report = verify_store(target, repair=repair)
+    except StoreError as exc:
+        console.print(f"[red]verify: {exc}[/red]")
+        raise typer.Exit(1) from None
+    out = Console(highlight=False, soft_wrap=True)
+    for line in iter_lines(report):
+        out.print(line, markup=False)
+    raise typer.Exit(0 if report.clean else 1)
+
+
+@app.command()
 def crawl(
     sources: Annotated[
         list[str] | None, typer.Argument(help="Sources: pib ians ndtv webdunia generic.")

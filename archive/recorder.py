@@ -137,15 +137,25 @@ class WarcRecorder:
         self._writer = WarcFileWriter(
             self._file, self._key.rsplit("/", 1)[-1], clock=self._clock, new_id=self._new_id
         )
-        self._guarded(self._writer.write_warcinfo, self._info)
+        with self._operation():
+            self._writer.write_warcinfo(self._info)
         return self._writer
 
-    def _guarded(self, write: Callable, *args, **kwargs) -> RecordRef:
-        """One record; a failed write stops this recorder for good (see ArchiveWriteError)."""
+    @contextlib.contextmanager
+    def _operation(self) -> Iterator[WarcFileWriter]:
+        """Records that belong together (request + response, text + metadata): on a failed
+        write the file is cut back to before the first of them, and this recorder stops for
+        good (see ArchiveWriteError)."""
+        writer = self._ensure_open()
+        assert self._file is not None
+        mark = self._file.tell()
         try:
-            return write(*args, **kwargs)
+            yield writer
         except OSError as exc:
             path = self._spool_path(self._key + ".open")
+            with contextlib.suppress(OSError):
+                self._file.truncate(mark)
+                self._file.seek(mark)
             self.failed = ArchiveWriteError(
                 exc.errno, f"cannot write the WARC {path}: {exc.strerror or exc}"
             )
@@ -171,10 +181,9 @@ class WarcRecorder:
         self, exchange: Exchange, *, revisit_of: RecordRef | None = None, revisit_uri: str = ""
     ) -> RecordRef:
         """Write request + response (or revisit); return where the response record is."""
-        with self._lock:
-            writer = self._ensure_open()
-            response, _request = self._guarded(
-                writer.write_exchange, exchange, revisit_of=revisit_of, revisit_uri=revisit_uri
+        with self._lock, self._operation() as writer:
+            response, _request = writer.write_exchange(
+                exchange, revisit_of=revisit_of, revisit_uri=revisit_uri
             )
             fields = {
                 "mime": "warc/revisit" if revisit_of else _mime(exchange.response_headers),
@@ -202,17 +211,12 @@ class WarcRecorder:
     ) -> RecordRef:
         """Write a metadata record about ``response`` (after a conversion record holding
         ``text``, when given); index it with ``data`` and links back to both."""
-        with self._lock:
-            writer = self._ensure_open()
+        with self._lock, self._operation() as writer:
             text_ref = None
             if text is not None:
-                text_ref = self._ref(
-                    self._guarded(writer.write_conversion, target_uri, response.record_id, text)
-                )
+                text_ref = self._ref(writer.write_conversion(target_uri, response.record_id, text))
             ref = self._ref(
-                self._guarded(
-                    writer.write_metadata, target_uri, response.record_id, data, record_id=record_id
-                )
+                writer.write_metadata(target_uri, response.record_id, data, record_id=record_id)
             )
             fields = {
                 "mime": "application/json",
@@ -261,6 +265,11 @@ class WarcRecorder:
         if self._writer is None or self._file is None:
             return None
         key = self._key
+        if self._file.tell() == 0:  # not even its warcinfo record made it to disk
+            self._file.close()
+            self._spool_path(key + ".open").unlink()
+            self._writer = self._file = None
+            return None
         os.fsync(self._file.fileno())  # the sealed name must never hold a partial file
         index = index_key(key)
         path = self._spool_path(index)

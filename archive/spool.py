@@ -46,8 +46,12 @@ class Spool:
     def _claim_directory(self) -> None:
         """Mark the spool as this store's, or refuse it if it is another store's."""
         marker = self.directory / ".store"
+        root = getattr(self.store, "root", None)
+        inside = root is not None and self.directory.resolve().is_relative_to(Path(root).resolve())
         try:
             owner = marker.read_text("utf-8").strip()
+            if inside:  # <store>/.spool moves with its store (a copied or renamed directory)
+                raise FileNotFoundError
         except FileNotFoundError:
             self.directory.mkdir(parents=True, exist_ok=True)
             tmp = marker.with_name(".store.tmp")

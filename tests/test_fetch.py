@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from archive import cdxj
 from archive.storage import open_store
 from archive.text import TXT_NAME_RE, format_errors, from_seed_txt
 from tests.corpus_urls import CORPUS, manifest
-from tests.pipeline_runs import SANGRAH, WARCIO, run_fetch
+from tests.pipeline_runs import WARCIO, run_fetch
 from tests.seaweed import s3_store_for
 
 ENTRIES = {entry["url"]: entry for entry in manifest()}

@@ -1,0 +1,348 @@
+"""The archiving rules of ArchiveSession, without Scrapy: naming, dedup, faults, recovery.
+
+Faults come from seams: a store that fails from its Nth call on, a named point of the write path
+that raises ENOSPC (archive.faults), two sessions racing on one store. After each, the store's
+invariants are checked with ``verify_store``.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import threading
+import zlib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archive import cdxj
+from archive.indexer import whole_records_length
+from archive.layout import default_spool_dir
+from archive.recorder import ArchiveWriteError, WarcRecorder, is_abandoned
+from archive.session import ArchiveSession, ArticleText, open_session
+from archive.spool import Spool, SpoolMismatch
+from archive.storage import Store, StoreError
+from archive.storage.local import LocalStore
+from archive.txtstore import TxtNames, text_claim_key
+from archive.verify import verify_store
+from archive.warc import Exchange
+
+INFO = {"software": "sangrah-test"}
+DAY = "2025-05-05T10:00:00+05:30"
+
+
+def exchange(n: int, body: bytes | None = None) -> Exchange:
+    return Exchange(
+        url=f"https://ndtv.in/india/story-{n}",
+        method="GET",
+        request_headers=[("User-Agent", "sangrah-test")],
+        status=200,
+        response_headers=[("Content-Type", "text/html; charset=utf-8")],
+        body=body if body is not None else f"<html><p>खबर {n}</p></html>".encode(),
+    )
+
+
+def article(n: int, text: str | None = None) -> ArticleText:
+    body = text if text is not None else f"शीर्षक {n}\n\nसमाचार का पाठ {n}।\n"
+    return ArticleText(f"https://ndtv.in/india/story-{n}", "ndtv", DAY, body.encode())
+
+
+def archive_one(session: ArchiveSession, n: int, text: str | None = None):
+    ref, _ = session.record_exchange(exchange(n))
+    return session.record_page(ref_url(n), ref, {"title": f"t{n}"}, article(n, text))
+
+
+def ref_url(n: int) -> str:
+    return f"https://ndtv.in/india/story-{n}"
+
+
+def new_session(store: Store, spool: Path, **kwargs) -> ArchiveSession:
+    session = open_session(store, spool, INFO, **kwargs)
+    session.recover()
+    return session
+
+
+def txts(store: Store) -> list[str]:
+    return [k for k in store.iter_keys("txt/")]
+
+
+def assert_clean(store: Store) -> None:
+    report = verify_store(store)
+    assert report.problems == [], [p.line() for p in report.problems]
+
+
+class FailingStore:
+    """A LocalStore whose calls on keys starting with `only` fail while it is `down`, or from
+    its `fail_from`-th such call on, until healed."""
+
+    def __init__(self, inner: LocalStore, fail_from: int = 10**9, only: str = "", methods=None):
+        self.inner, self.fail_from, self.only, self.calls = inner, fail_from, only, 0
+        self.methods = methods
+        self.uri, self.root = inner.uri, inner.root
+        self.down = False
+
+    def heal(self) -> None:
+        self.fail_from, self.down = 10**9, False
+
+    def __getattr__(self, name: str):
+        method = getattr(self.inner, name)
+
+        def call(*args, **kwargs):
+            key = str(args[0]) if args else ""
+            if key.startswith(self.only) and (self.methods is None or name in self.methods):
+                self.calls += 1
+                if self.down or self.calls >= self.fail_from:
+                    raise StoreError(f"injected failure of {name}")
+            return method(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "local":
+        return LocalStore(tmp_path / "store")
+    return request.getfixturevalue("s3_store")
+
+
+def test_article_is_named_recorded_then_stored(store: Store, tmp_path: Path) -> None:
+    session = new_session(store, tmp_path / "spool")
+    result = archive_one(session, 1)
+    session.close()
+    assert result.txt == txts(store)[0]
+    assert result.txt.startswith("txt/ndtv/2025/05/05/000_")
+    assert store.get_bytes(result.txt) == article(1).data
+    (warc,) = [k for k in store.iter_keys("warc/") if k.endswith(".warc.gz")]
+    kinds = [r.rec_type for r in ArchiveIterator(io.BytesIO(store.get_bytes(warc)))]
+    assert kinds == ["warcinfo", "response", "request", "conversion", "metadata"]
+    (meta,) = [e for e in cdxj.parse(store.get_bytes(warc[:-8] + ".cdxj")) if e.fields.get("txt")]
+    assert meta.fields["text_record"]["warc"] == warc
+    assert_clean(store)
+
+
+def test_same_text_is_one_txt_named_once(store: Store, tmp_path: Path) -> None:
+    first = new_session(store, tmp_path / "spool")
+    a = archive_one(first, 1)
+    b = archive_one(first, 1)  # the same page again in the same run
+    first.close()
+    second = new_session(store, tmp_path / "spool2")
+    c = archive_one(second, 1)  # and in a later run, with another spool
+    second.close()
+    assert a.txt == b.txt == c.txt and len(txts(store)) == 1
+    assert b.note and c.note
+    assert_clean(store)
+
+
+def test_changed_text_gets_a_new_ordinal(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    session = new_session(store, tmp_path / "spool")
+    a = archive_one(session, 1)
+    b = archive_one(session, 1, text="शीर्षक\n\nबदला हुआ पाठ।\n")
+    session.close()
+    assert a.txt.rsplit("/", 1)[1][:3] == "000" and b.txt.rsplit("/", 1)[1][:3] == "001"
+    assert_clean(store)
+
+
+def test_concurrent_writers_never_share_an_ordinal(store: Store, tmp_path: Path) -> None:
+    """Two sessions (two processes' worth of state) archive overlapping articles at once."""
+    sessions = [new_session(store, tmp_path / f"spool{i}") for i in range(2)]
+    errors: list[BaseException] = []
+
+    def work(session: ArchiveSession, numbers: range) -> None:
+        try:
+            for n in numbers:
+                archive_one(session, n)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=work, args=(sessions[0], range(0, 30))),
+        threading.Thread(target=work, args=(sessions[1], range(10, 40))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for session in sessions:
+        session.close()
+    assert errors == []
+    names = txts(store)
+    assert len(names) == 40  # one per article text, whoever met it first
+    assert len({n.rsplit("/", 1)[1][:3] for n in names}) == 40
+    assert_clean(store)
+
+
+def test_store_down_at_naming_defers_then_recovery_names(tmp_path: Path) -> None:
+    inner = LocalStore(tmp_path / "store")
+    flaky = FailingStore(inner, only="claims/")
+    session = new_session(flaky, tmp_path / "spool")
+    results = [archive_one(session, n) for n in range(2)]
+    flaky.down = True
+    results += [archive_one(session, n) for n in range(2, 4)]
+    assert [bool(r.txt) for r in results] == [True, True, False, False]
+    assert all("could not be reached" in r.pending for r in results[2:])
+    session.close()
+    assert len(txts(inner)) == 2
+    assert len(list((tmp_path / "spool" / ".pending-txt").glob("*.json"))) == 2
+
+    flaky.heal()
+    later = new_session(flaky, tmp_path / "spool")  # recovery names the pending texts
+    later.close()
+    assert len(txts(inner)) == 4
+    assert not list((tmp_path / "spool" / ".pending-txt").glob("*.json"))
+    again = new_session(flaky, tmp_path / "spool")
+    assert archive_one(again, 3).note  # a rerun finds the name recovery gave it
+    again.close()
+    assert len(txts(inner)) == 4
+    assert_clean(inner)
+
+
+def test_txt_put_failure_is_completed_from_the_warc(tmp_path: Path) -> None:
+    inner = LocalStore(tmp_path / "store")
+    flaky = FailingStore(inner, fail_from=1, only="txt/", methods={"put_bytes"})
+    session = new_session(flaky, tmp_path / "spool")
+    result = archive_one(session, 1)
+    assert result.txt is None and "sangrah sync" in result.pending
+    assert session.unstored
+    session.close()  # publishing completes the TXT first, which fails again: all stays
+    assert session.unpublished and txts(inner) == []
+    flaky.heal()
+    new_session(flaky, tmp_path / "spool").close()
+    assert len(txts(inner)) == 1
+    assert_clean(inner)
+
+
+def test_disk_full_keeps_whole_records_and_stops(tmp_path: Path, monkeypatch) -> None:
+    store = LocalStore(tmp_path / "store")
+    session = new_session(store, tmp_path / "spool")
+    archive_one(session, 1)
+    monkeypatch.setenv("SANGRAH_FAIL_AT", "warc.record:2")
+    with pytest.raises(ArchiveWriteError, match=r"cannot write the WARC .*spool"):
+        archive_one(session, 2)
+    with pytest.raises(ArchiveWriteError):  # stopped for good: nothing partial follows
+        session.record_exchange(exchange(3))
+    monkeypatch.delenv("SANGRAH_FAIL_AT")
+    session.close()
+    new_session(store, tmp_path / "spool").close()
+    for key in store.iter_keys("warc/"):
+        if key.endswith(".warc.gz"):
+            data = store.get_bytes(key)
+            assert whole_records_length(io.BytesIO(data)) == len(data)
+    assert_clean(store)
+
+
+def test_claim_without_record_is_taken_over(tmp_path: Path, monkeypatch) -> None:
+    """A writer that died between claiming a name and recording it leaves a bare claim; the
+    next writer to meet the text takes the name over once the claimed WARC shows no record."""
+    store = LocalStore(tmp_path / "store")
+    first = new_session(store, tmp_path / "spool")
+    monkeypatch.setenv("SANGRAH_FAIL_AT", "txt.claimed")
+    with pytest.raises(OSError):
+        archive_one(first, 1)
+    monkeypatch.delenv("SANGRAH_FAIL_AT")
+    first.close()
+    claim = json.loads(store.get_bytes(text_claim_key(ref_url(1), _sha(article(1).data))))
+    assert txts(store) == []
+    second = new_session(store, tmp_path / "spool")
+    result = archive_one(second, 1)
+    second.close()
+    assert result.txt == claim["txt"] and result.note is None
+    assert_clean(store)
+
+
+def test_stale_claim_of_a_vanished_writer_is_taken_over(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    names = TxtNames(store, stale_after=timedelta(0))
+    key = text_claim_key(ref_url(1), _sha(article(1).data))
+    names.decide("txt/ndtv/2025/05/05", ref_url(1), _sha(article(1).data), "warc/x.warc.gz", "r1")
+    decision = TxtNames(store, stale_after=timedelta(0)).decide(
+        "txt/ndtv/2025/05/05", ref_url(1), _sha(article(1).data), "warc/y.warc.gz", "r2"
+    )
+    assert decision.names and decision.store
+    assert json.loads(store.get_bytes(key))["record"] == "r2"
+    fresh = TxtNames(store).decide(
+        "txt/ndtv/2025/05/05", ref_url(1), _sha(article(1).data), "warc/z.warc.gz", "r3"
+    )
+    assert not fresh.names and not fresh.store  # r2's writer may still be at work
+
+
+def test_seal_writes_the_index_before_the_name(tmp_path: Path, monkeypatch) -> None:
+    """Killed between the two steps of sealing: the next recovery seals and publishes both."""
+    store = LocalStore(tmp_path / "store")
+    session = new_session(store, tmp_path / "spool")
+    archive_one(session, 1)
+    monkeypatch.setenv("SANGRAH_FAIL_AT", "seal.indexed")
+    with pytest.raises(OSError):
+        session.recorder.close()
+    monkeypatch.delenv("SANGRAH_FAIL_AT")
+    spool = tmp_path / "spool"
+    assert list(spool.rglob("*.cdxj")) and list(spool.rglob("*.warc.gz.open"))
+    session.recorder._file.close()  # the process "dies": its lock goes with it
+    new_session(store, tmp_path / "spool").close()
+    assert not list(spool.rglob("*.open"))
+    assert_clean(store)
+
+
+def test_rescue_cuts_at_every_possible_crash_point(tmp_path: Path) -> None:
+    """A WARC cut at any byte keeps exactly the records that are whole before the cut."""
+    session = new_session(LocalStore(tmp_path / "store"), tmp_path / "spool")
+    refs = [session.record_exchange(exchange(n))[0] for n in range(3)]
+    key = session.recorder.current_key
+    data = (tmp_path / "spool" / (key + ".open")).read_bytes()
+    session.close()
+    ends = sorted({0, *(r.offset for r in refs), len(data)})
+    members = _member_ends(data)
+    for cut in range(refs[1].offset - 40, len(data) + 1, 7):
+        expected = max(end for end in [0, *members] if end <= cut)
+        assert whole_records_length(io.BytesIO(data[:cut])) == expected
+    assert set(ends) <= {0, *members}
+
+
+def test_live_writer_is_not_abandoned(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    recorder = WarcRecorder(Spool(tmp_path / "spool", store).path_for, INFO)
+    recorder.record_exchange(exchange(1))
+    (open_file,) = (tmp_path / "spool").rglob("*.open")
+    assert not is_abandoned(open_file)
+    recorder._file.close()  # what the kernel does when the writer dies
+    assert is_abandoned(open_file)
+
+
+def test_a_spool_belongs_to_one_store(tmp_path: Path, s3_server, s3_bucket) -> None:
+    from tests.seaweed import s3_store_for
+
+    Spool(tmp_path / "spool", s3_store_for(s3_server, s3_bucket, "a"))
+    with pytest.raises(SpoolMismatch, match="sangrah sync --store s3://"):
+        Spool(tmp_path / "spool", s3_store_for(s3_server, s3_bucket, "b"))
+    assert default_spool_dir("s3://news/hindi") != default_spool_dir("s3://other/hindi")
+    assert default_spool_dir("s3://news/hindi") == Path("spool/s3_news_hindi")
+
+
+def test_enospc_seam_is_an_os_error(monkeypatch) -> None:
+    from archive import faults
+
+    monkeypatch.setenv("SANGRAH_FAIL_AT", "x.y:2")
+    faults.point("x.y")
+    with pytest.raises(OSError) as caught:
+        faults.point("x.y")
+    assert caught.value.errno == errno.ENOSPC
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _member_ends(data: bytes) -> list[int]:
+    """Where each gzip member of `data` ends."""
+    ends, pos = [], 0
+    while pos < len(data):
+        inflater = zlib.decompressobj(wbits=31)
+        inflater.decompress(data[pos:])
+        pos = len(data) - len(inflater.unused_data)
+        ends.append(pos)
+    return ends
