@@ -103,7 +103,9 @@ def run_spider(
             env.update(replay_env(proxy, env.get("AWS_ENDPOINT_URL")))
         code = subprocess.call(command, env=env)
         lines = report.read_text("utf-8").splitlines() if report.exists() else []
-        if code != 0 and not lines:
+        if code < 0:
+            console.print(f"[red]the crawl process was killed (signal {-code})[/red]")
+        elif code != 0 and not lines:
             console.print(f"[red]scrapy exited with status {code}[/red]")
         return [json.loads(line) for line in lines]
 

@@ -129,14 +129,17 @@ def rescue_open_warc(path: Path, warc_key: str) -> tuple[Path, Path] | None:
     """
     with path.open("rb") as stream:
         keep = whole_records_length(stream)
-    if keep == 0:
+    if keep:
+        with path.open("r+b") as stream:
+            stream.truncate(keep)
+            os.fsync(stream.fileno())
+    sealed = path.with_name(path.name.removesuffix(".open"))
+    index = write_index(path, sealed.name, warc_key) if keep else None
+    if index is None or not index.stat().st_size:  # a warcinfo record alone: nothing to keep
+        if index is not None:
+            index.unlink()
         path.unlink()
         return None
-    with path.open("r+b") as stream:
-        stream.truncate(keep)
-        os.fsync(stream.fileno())
-    sealed = path.with_name(path.name.removesuffix(".open"))
-    index = write_index(path, sealed.name, warc_key)
     os.replace(path, sealed)
     return sealed, index
 

@@ -265,7 +265,7 @@ class WarcRecorder:
         if self._writer is None or self._file is None:
             return None
         key = self._key
-        if self._file.tell() == 0:  # not even its warcinfo record made it to disk
+        if not self._entries:  # a warcinfo record alone, or not even that: nothing to keep
             self._file.close()
             self._spool_path(key + ".open").unlink()
             self._writer = self._file = None

@@ -8,8 +8,11 @@ that breaks the extractor is reported and counted; the crawl goes on (the WARC h
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -19,6 +22,20 @@ from scrapy.crawler import Crawler
 from archive.extract import extract
 
 logger = logging.getLogger(__name__)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """A crawl killed with SIGKILL must not leave its extraction workers behind (holding its
+    output pipes open, so whoever waits for the crawl waits for ever): Linux ends them too."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the workers end when their queue closes
+        return
+    if os.getppid() != parent:  # the parent died before the call
+        os._exit(1)
 
 
 class ExtractPipeline:
@@ -39,7 +56,12 @@ class ExtractPipeline:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the parent runs an event loop and worker threads.
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     def open_spider(self) -> None:
         self._pool = self._new_pool()

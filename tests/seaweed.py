@@ -104,48 +104,84 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in socks]
 
 
+class SeaweedServer:
+    """`weed server` (master, volume, filer, S3) with its data and log in `directory`, on
+    ports chosen once: it can be stopped (SIGKILL, as a crash) and started again on the same
+    ports and data, which is what an outage test needs."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        access_key: str = "sangrah-test",
+        secret_key: str = "sangrah-secret-key",
+    ) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "data").mkdir(exist_ok=True)
+        (directory / "home").mkdir(exist_ok=True)
+        admin = ["Admin", "Read", "Write", "List", "Tagging"]
+        identity = {
+            "name": "test",
+            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        }
+        (directory / "s3.json").write_text(
+            json.dumps({"identities": [{**identity, "actions": admin}]})
+        )
+        # Read from the working directory; see the module docstring on volume growth.
+        (directory / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\n")
+        chosen = free_ports(2 * len(_SERVICES))
+        self.ports = dict(zip(_SERVICES, chosen[: len(_SERVICES)], strict=True))
+        self.grpc = dict(zip(_SERVICES, chosen[len(_SERVICES) :], strict=True))
+        self.info = SeaweedInfo(f"http://127.0.0.1:{self.ports['s3']}", access_key, secret_key)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SeaweedInfo:
+        command = [find_weed(), "server", *server_flags(self.directory, self.ports, self.grpc)]
+        # Hermetic: no AWS_* credentials (weed turns them into an S3 identity), no WEED_*
+        # overrides, no ~/.seaweedfs config of the developer.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEED_"))}
+        env["HOME"] = str(self.directory / "home")
+        log_path = self.directory / "weed.log"
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=self.directory,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches pytest, which stops the server
+            )
+        _wait_ready(self.proc, self.info, log_path)
+        return self.info
+
+    def kill(self) -> None:
+        """Stop at once, as a crash or a lost network would."""
+        if self.proc is not None:
+            stop(self.proc, grace=0)
+            self._remove_sockets()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        for name, port in self.grpc.items():
+            Path(f"/tmp/seaweedfs-{name}-grpc-{port}.sock").unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def seaweedfs(
     directory: Path, *, access_key: str = "sangrah-test", secret_key: str = "sangrah-secret-key"
 ) -> Iterator[SeaweedInfo]:
     """Run `weed server` (master, volume, filer, S3) with its data and log in `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "data").mkdir(exist_ok=True)
-    (directory / "home").mkdir(exist_ok=True)
-    admin = ["Admin", "Read", "Write", "List", "Tagging"]
-    identity = {"name": "test", "credentials": [{"accessKey": access_key, "secretKey": secret_key}]}
-    (directory / "s3.json").write_text(json.dumps({"identities": [{**identity, "actions": admin}]}))
-    # Read from the working directory; see the module docstring on volume growth.
-    (directory / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\n")
-
-    chosen = free_ports(2 * len(_SERVICES))
-    ports = dict(zip(_SERVICES, chosen[: len(_SERVICES)], strict=True))
-    grpc = dict(zip(_SERVICES, chosen[len(_SERVICES) :], strict=True))
-    command = [find_weed(), "server", *server_flags(directory, ports, grpc)]
-    # Hermetic: no AWS_* credentials (weed turns them into an S3 identity), no WEED_* overrides,
-    # no ~/.seaweedfs config of the developer.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEED_"))}
-    env["HOME"] = str(directory / "home")
-
-    log_path = directory / "weed.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            command,
-            cwd=directory,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches pytest, which stops the server in order
-        )
-    info = SeaweedInfo(f"http://127.0.0.1:{ports['s3']}", access_key, secret_key)
+    server = SeaweedServer(directory, access_key=access_key, secret_key=secret_key)
     try:
-        _wait_ready(proc, info, log_path)
-        yield info
+        yield server.start()
     finally:
-        stop(proc)
-        for name, port in grpc.items():
-            Path(f"/tmp/seaweedfs-{name}-grpc-{port}.sock").unlink(missing_ok=True)
+        server.stop()
 
 
 def server_flags(directory: Path, ports: dict[str, int], grpc: dict[str, int]) -> list[str]:
@@ -177,9 +213,10 @@ def server_flags(directory: Path, ports: dict[str, int], grpc: dict[str, int]) -
 
 
 def stop(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE) -> None:
-    """SIGTERM, then SIGKILL after `grace` seconds."""
+    """SIGTERM, then SIGKILL after `grace` seconds (at once with no grace)."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        if grace:
+            proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
