@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from archive.text import devanagari_ratio, normalize
+from archive.text import devanagari_ratio, no_space_script, normalize
 
 _DEV = "\u0900-\u097f"
 
@@ -146,7 +146,9 @@ def trim_chrome(blocks: list[str], title: str | None = None) -> list[str]:
     def chrome(block: str) -> bool:
         if _DATELINE.match(block):
             return False
-        return len(block.split()) <= 1 or (hindi and devanagari_ratio(block) == 0)
+        # One whitespace token is a crumb, unless the script has no spaces (a Japanese sentence).
+        one_word = len(block.split()) <= 1 and not (len(block) >= 8 and no_space_script(block))
+        return one_word or (hindi and devanagari_ratio(block) == 0)
 
     start, end = 0, len(blocks)
     while start < end and chrome(blocks[start]):

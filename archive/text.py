@@ -143,6 +143,20 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
     return as_utf8 if as_utf8 is not None else body.decode("utf-8", errors="replace")
 
 
+# Scripts written without spaces between words (Japanese, Chinese, Thai, Lao, Burmese, Khmer):
+# a whitespace token there is a whole clause, so they are compared by characters.
+_NO_SPACE = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f\u0e80-\u0eff"
+    r"\u1000-\u109f\u1780-\u17ff]"
+)
+
+
+def no_space_script(text: str) -> bool:
+    """True when a fifth or more of the letters are CJK/Thai/Lao/Khmer/Burmese."""
+    letters = sum(1 for ch in text if ch.isalpha())
+    return bool(letters) and len(_NO_SPACE.findall(text)) >= 0.2 * letters
+
+
 def detect_language(text: str) -> str | None:
     """ "hi" for mostly-Devanagari text, "en" for mostly-Latin text, None for neither.
 
