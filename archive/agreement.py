@@ -16,6 +16,8 @@ on the unpruned page is a second, independent reading; how far the two agree dec
   ours lost (a pruned sub-section): they are put back in plain's order ("merged"); plain's extra
   blocks before the first or after the last shared block stay out (headers, teaser lists and
   comments are where plain goes wrong, and why it scores lower than ours on such pages).
+- Either way, a trailing run of our blocks that plain lacks and that is not running text (teaser
+  titles, time stamps, an address footer) is page chrome and is cut (``_trim_tail``).
 
 The figures are plain numbers, recorded in the extraction result (``path``, ``agreement``).
 """
@@ -56,11 +58,10 @@ def choose(ours: list[str], plain: list[str]) -> tuple[list[str], str, float | N
         return ours, "ours", None
     chars = no_space_script(" ".join(plain[:20]))
     cover = coverage(ours, plain, chars)
-    if cover >= AGREE:
-        return ours, "ours", cover
     if not ours or cover < FALLBACK:
         return plain, "plain", cover
-    merged = _merge(ours, plain, chars)
+    merged = ours if cover >= AGREE else _merge(ours, plain, chars)
+    merged = _trim_tail(merged, plain, chars)
     return merged, ("merged" if merged != ours else "ours"), cover
 
 
@@ -107,6 +108,26 @@ def is_prose(blocks: Sequence[str]) -> bool:
     titles: plain trafilatura's reading of a listing page must not become an article."""
     ending = [b for b in blocks if is_sentence(b)]
     return sum(len(b) for b in ending) >= 150 and len(ending) >= 0.2 * len(blocks)
+
+
+def _trim_tail(ours: list[str], plain: list[str], chars: bool) -> list[str]:
+    """Ours without a trailing run of blocks that plain does not have and that is not running
+    text (mostly lines without a full stop: "Other news", teaser titles, time stamps, an address
+    footer): page chrome after the article that our whole-page reading kept."""
+    plain_u = units("\n".join(plain), chars)
+    end = len(ours)
+    while end and _share(ours[end - 1], plain_u, chars) < BLOCK_SHARED:
+        end -= 1
+    tail = ours[end:]
+    if not tail or end == 0 or sum(map(is_sentence, tail)) >= 0.5 * len(tail):
+        return ours
+    return ours[:end]
+
+
+def _share(block: str, other: Counter, chars: bool) -> float:
+    u = units(block, chars)
+    total = sum(u.values())
+    return sum((u & other).values()) / total if total else 1.0
 
 
 def _position(blocks: list[str], block: str, chars: bool) -> int | None:

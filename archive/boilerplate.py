@@ -118,6 +118,10 @@ def clean_blocks(
     return _merge_datelines(out)
 
 
+def is_title_copy(block: str, title: str | None) -> bool:
+    return bool(title) and _loose(block) == _loose(title or "")
+
+
 def _loose(text: str) -> str:
     """Comparison key for title copies: case, spaces and punctuation ignored ("पकड़ा:दो")."""
     return re.sub(

@@ -94,9 +94,12 @@ def extract(
     base["title_selector"], base["date_selector"] = meta.title_selector, meta.date_selector
     base["container_selector"] = _find(doc, spec.hint("container", []))[1]
     plain_raw = _trafilatura_blocks(text, {}, scoped=False)  # before pruning changes the doc
-    raw_blocks, scoped = _body_blocks(doc, spec, meta.description)
-    blocks = _clean(raw_blocks, meta.title, spec, scoped)
-    plain = _clean(plain_raw, meta.title, spec, False)
+    headings = [meta.title, *pagemeta.select(doc, "h1")[:1]]  # before pruning changes the doc
+    raw_blocks, scoped, lead = _body_blocks(doc, spec, meta.description)
+    blocks = _clean(raw_blocks, headings, spec, scoped)
+    if lead and blocks and not any(normalize(b).startswith(lead) for b in blocks):
+        blocks.insert(0, lead)  # after trimming the page chrome: the lead may follow a crumb
+    plain = _clean(plain_raw, headings, spec, False)
     blocks, choice, agree = agreement.choose(blocks, plain if agreement.is_prose(plain) else [])
     path = "container" if scoped else "page"
     path = {"ours": path, "merged": f"{path}+plain", "plain": "plain"}[choice]
@@ -117,8 +120,12 @@ def extract(
     )  # fmt: skip
 
 
-def _clean(raw: list[str], title: str | None, spec: SourceSpec, scoped: bool) -> list[str]:
+def _clean(raw: list[str], headings: list, spec: SourceSpec, scoped: bool) -> list[str]:
+    """Gold-policy cleaning; ``headings``: the title, then the page's <h1> (a copy of either
+    in the body is a repeated headline, even when og:title words it differently)."""
+    title = headings[0]
     blocks = boilerplate.clean_blocks(raw, title, spec.hint("boilerplate", ()))
+    blocks = [b for b in blocks if not any(boilerplate.is_title_copy(b, h) for h in headings[1:])]
     return blocks if scoped else boilerplate.trim_chrome(blocks, title)
 
 
@@ -189,8 +196,11 @@ def _page_kind(url: str, meta: pagemeta.PageMeta) -> str | None:
     return None
 
 
-def _body_blocks(doc, spec: SourceSpec, description: str | None) -> tuple[list[str], bool]:
-    """Raw content blocks and whether they came from the source's container."""
+def _body_blocks(
+    doc, spec: SourceSpec, description: str | None
+) -> tuple[list[str], bool, str | None]:
+    """Raw content blocks, whether they came from the source's container, and the standfirst
+    found by the page description on the whole-page path (to go first, if the body lacks it)."""
     prune.prune(doc, spec.hint("drop", []))
     extra = spec.hint("boilerplate", [])
     if (container := _find(doc, spec.hint("container", []))[0]) is not None:
@@ -213,7 +223,7 @@ def _body_blocks(doc, spec: SourceSpec, description: str | None) -> tuple[list[s
         prune.drop_link_only(root)
         html = etree.tostring(root, encoding="unicode")
         if blocks := _trafilatura_blocks(html, spec.hint("trafilatura", {}), scoped=True):
-            return blocks, True
+            return blocks, True, None
     lead_text = None
     if doc.body is not None:
         prune.unwrap_layout_tables(doc.body)
@@ -227,9 +237,7 @@ def _body_blocks(doc, spec: SourceSpec, description: str | None) -> tuple[list[s
         prune.drop_link_only(doc.body)
     html = etree.tostring(doc, encoding="unicode")
     blocks = _trafilatura_blocks(html, spec.hint("trafilatura", {}), scoped=False)
-    if lead_text and blocks and not any(normalize(b).startswith(lead_text) for b in blocks):
-        blocks.insert(0, lead_text)
-    return blocks, False
+    return blocks, False, lead_text
 
 
 def _described_lead(doc, body, description: str | None):
@@ -322,13 +330,23 @@ def _line(el) -> str:
 
 
 def _split_lb(el) -> list[str]:
-    """Text of an element with its <lb/> line breaks made block boundaries."""
-    parts, current = [], [el.text or ""]
+    """Text of an element with its <lb/> line breaks and nested blocks (a <p> inside a <quote>,
+    a <head> inside a <div>) made block boundaries: never glued onto the text around them."""
+    parts: list[str] = []
+    current = [el.text or ""]
     for child in el:
         if child.tag == "lb":
             parts.append("".join(current))
-            current = [child.tail or ""]
+            current = []
+        elif child.tag in _XML_BLOCKS:
+            parts.append("".join(current))
+            parts.extend(_split_lb(child))
+            current = []
         else:
-            current.extend([*child.itertext(), child.tail or ""])
+            current.extend(child.itertext())
+        current.append(child.tail or "")
     parts.append("".join(current))
     return [normalize(p) for p in parts if normalize(p)]
+
+
+_XML_BLOCKS = frozenset({"p", "head", "quote", "div", "list", "item", "table", "row", "code"})
