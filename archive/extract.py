@@ -27,7 +27,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from archive import agreement, boilerplate, pagemeta, prune
+from archive import agreement, boilerplate, legacyfont, pagemeta, prune
 from archive.sources import SourceSpec, source_for_url
 from archive.text import decode_html, detect_language, normalize, to_seed_txt
 from archive.urls import canonical_url
@@ -107,6 +107,9 @@ def extract(
     if not meta.title or not blocks:
         why = "no headline found" if blocks else "no article text found"
         return Extraction(False, why, title=meta.title, published=meta.published, **base)
+    if font := legacyfont.legacy_font(doc, " ".join(blocks)):
+        why = f"legacy-font (non-Unicode) text: written for the {font} font, not Unicode Hindi"
+        return Extraction(False, why, title=meta.title, published=meta.published, **base)
     if choice == "plain":
         raw_blocks = plain_raw
     agency = boilerplate.find_agency(
@@ -130,7 +133,10 @@ def _clean(raw: list[str], headings: list, spec: SourceSpec, scoped: bool) -> li
 
 
 def _looks_like_html(body: bytes) -> bool:
-    head = body[:1024].lstrip().lower()
+    head = body[:1024]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark
+        head = head[2:].decode("utf-16-le" if head[0] == 0xFF else "utf-16-be", "ignore").encode()
+    head = head.lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
 
 
@@ -149,6 +155,8 @@ def _not_article(doc, spec: SourceSpec, url: str, meta: pagemeta.PageMeta) -> st
         return f"not an article: {kind or 'non-article section'} page (URL rule)"
     if kind:
         return f"not an article: {kind} page"
+    if farm := _link_farm(doc):
+        return f"not an article: link listing ({farm})"
     # An unexpected URL shape is not enough on its own (new templates, live blogs): the page
     # must also lack every article signal.
     if spec.is_article_url(url) is False and not _article_signals(doc, spec, meta):
@@ -165,6 +173,28 @@ def _article_signals(doc, spec: SourceSpec, meta: pagemeta.PageMeta) -> bool:
     return og_article or bool(meta.ld_types & pagemeta.ARTICLE_TYPES) or has_container
 
 
+LINK_FARM_LINKS = 1000  # a page with this many links ...
+LINK_FARM_SHARE = 0.85  # ... whose visible text is this much link text is a listing
+
+
+def _link_farm(doc) -> str | None:
+    """A listing of links with little prose, whatever its URL and markup claim (measured: the
+    articles of tests/corpus and tests/peer have at most 600 links and 80% link text)."""
+    if doc.body is None:
+        return None
+    links = [a for a in doc.body.iter("a") if a.get("href")]
+    if len(links) < LINK_FARM_LINKS:
+        return None
+    hidden = doc.body.iter("script", "style", "noscript", "template")
+    visible = len(normalize(doc.body.text_content())) - sum(
+        len(normalize(el.text_content())) for el in hidden
+    )
+    linked = sum(len(normalize(a.text_content())) for a in links)
+    if visible and linked >= LINK_FARM_SHARE * visible:
+        return f"{len(links)} links, {linked / visible:.0%} of the text"
+    return None
+
+
 _ARTICLE_PARAGRAPHS = 4  # sentence-length <p>s that make a page with video signals an article
 
 
@@ -175,7 +205,10 @@ def _prose_paragraphs(doc) -> int:
     for el in doc.iter("p", "div"):
         if next(el.iterdescendants("p", "div"), None) is not None:
             continue
-        if len(text := normalize(el.text_content())) < 150 or next(el.iterancestors("a"), None):
+        if (
+            len(text := normalize(el.text_content())) < 150
+            or next(el.iterancestors("a"), None) is not None
+        ):
             continue
         links = sum(len(normalize(a.text_content())) for a in el.iter("a"))
         count += links < len(text) / 3
