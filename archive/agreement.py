@@ -16,6 +16,8 @@ on the unpruned page is a second, independent reading; how far the two agree dec
   ours lost (a pruned sub-section): they are put back in plain's order ("merged"); plain's extra
   blocks before the first or after the last shared block stay out (headers, teaser lists and
   comments are where plain goes wrong, and why it scores lower than ours on such pages).
+- Either way, plain's first block goes first when it is the page's standfirst (its text is the
+  og:/meta description) and ours lacks it.
 - Either way, a trailing run of our blocks that plain lacks and that is not running text (teaser
   titles, time stamps, an address footer) is page chrome and is cut (``_trim_tail``).
 
@@ -52,8 +54,13 @@ def coverage(ours: Sequence[str], plain: Sequence[str], chars: bool) -> float:
     return sum((units("\n".join(ours), chars) & plain_u).values()) / sum(plain_u.values())
 
 
-def choose(ours: list[str], plain: list[str]) -> tuple[list[str], str, float | None]:
-    """(blocks, "ours" | "merged" | "plain", coverage of plain by ours before any change)."""
+def choose(
+    ours: list[str],
+    plain: list[str],
+    description: str | None = None,
+) -> tuple[list[str], str, float | None]:
+    """(blocks, "ours" | "merged" | "plain", coverage of plain by ours before any change).
+    ``description``: the page's og:/meta description."""
     if not plain:
         return ours, "ours", None
     chars = no_space_script(" ".join(plain[:20]))
@@ -61,6 +68,7 @@ def choose(ours: list[str], plain: list[str]) -> tuple[list[str], str, float | N
     if not ours or cover < FALLBACK:
         return plain, "plain", cover
     merged = ours if cover >= AGREE else _merge(ours, plain, chars)
+    merged = _lead(merged, plain, description)
     merged = _trim_tail(merged, plain, chars)
     return merged, ("merged" if merged != ours else "ours"), cover
 
@@ -79,11 +87,7 @@ def _merge(ours: list[str], plain: list[str], chars: bool) -> list[str]:
     lost = [not shared[i] and first < i < last for i in range(len(plain))]
     # A lost block comes back when it is a sentence, or the heading of a lost sentence; a lone
     # line without a full stop between shared blocks is a teaser ours dropped on purpose.
-    back = [
-        lost[i] and (is_sentence(plain[i]) or (i + 1 < len(plain) and lost[i + 1]
-                                               and is_sentence(plain[i + 1])))
-        for i in range(len(plain))
-    ]  # fmt: skip
+    back = [lost[i] and _comes_back(plain, i, lost) for i in range(len(plain))]
     out = list(ours)
     anchor = None  # index in out after which the next inserted block goes
     for i in range(first, last + 1):
@@ -110,6 +114,23 @@ def is_prose(blocks: Sequence[str]) -> bool:
     return sum(len(b) for b in ending) >= 150 and len(ending) >= 0.2 * len(blocks)
 
 
+def _lead(ours: list[str], plain: list[str], description: str | None) -> list[str]:
+    """Plain's first block goes first when it is the page's standfirst (its text is the page
+    description, which may be cut short with "...") and ours lacks it."""
+    desc = _key(description or "").rstrip(".…")
+    if len(desc) < 40 or not plain or not ours:
+        return ours
+    first = _key(plain[0])
+    if first.startswith(desc) and len(first) <= 1.5 * len(desc) + 3:
+        if not any(_key(b).startswith(first[: len(desc)]) for b in ours):
+            return [plain[0], *ours]
+    return ours
+
+
+def _key(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
 def _trim_tail(ours: list[str], plain: list[str], chars: bool) -> list[str]:
     """Ours without a trailing run of blocks that plain does not have and that is not running
     text (mostly lines without a full stop: "Other news", teaser titles, time stamps, an address
@@ -128,6 +149,11 @@ def _share(block: str, other: Counter, chars: bool) -> float:
     u = units(block, chars)
     total = sum(u.values())
     return sum((u & other).values()) / total if total else 1.0
+
+
+def _comes_back(plain: list[str], i: int, lost: list[bool]) -> bool:
+    following = i + 1 < len(plain) and lost[i + 1] and is_sentence(plain[i + 1])
+    return is_sentence(plain[i]) or following
 
 
 def _position(blocks: list[str], block: str, chars: bool) -> int | None:

@@ -47,6 +47,8 @@ SHARED = (
     # widgets, bylines and reading aids
     r"(?i)read time\s*:?.*",
     r"(?i)(author-image|new update|show comments|notifications|select your language)",
+    r"(?i)(end of (the )?(article|story)|follow us( on)?( social media| \w+( and \w+)?)?"
+    r"|(लेख|खबर|ख़बर) (समाप्त|खत्म))\s*[:.!]*",
     r"(?i)this article is from .{3,30}",
     r"(टिप्पणियां|टिप्पणियाँ|कृपया टिप्पणी करने के लिए.*|ख़बर सुनें|खबर सुनें|हमें फॉलो करें.*)",
     r"(?i)(quick take|summary is ai generated.*)",

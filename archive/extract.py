@@ -100,7 +100,9 @@ def extract(
     if lead and blocks and not any(normalize(b).startswith(lead) for b in blocks):
         blocks.insert(0, lead)  # after trimming the page chrome: the lead may follow a crumb
     plain = _clean(plain_raw, headings, spec, False)
-    blocks, choice, agree = agreement.choose(blocks, plain if agreement.is_prose(plain) else [])
+    blocks, choice, agree = agreement.choose(
+        blocks, plain if agreement.is_prose(plain) else [], meta.description
+    )
     path = "container" if scoped else "page"
     path = {"ours": path, "merged": f"{path}+plain", "plain": "plain"}[choice]
     base["path"], base["agreement"] = path, None if agree is None else round(agree, 3)

@@ -80,3 +80,26 @@ def test_link_farm_is_not_an_article(pages):
     result = extract(pages["link_farm.html"], "https://example.in/news/all-1.html", None)
     assert not result.is_article
     assert "link listing" in result.reason
+
+
+def test_article_in_a_hidden_wrapper_is_kept():
+    """A page whose whole body sits in a ``hidden`` wrapper (revealed by a script) keeps it."""
+    page = (
+        '<html><head><title>t</title><meta property="og:type" content="article"></head><body>'
+        f"<h1>दिल्ली में बारिश</h1><div hidden><p>{PARAGRAPH * 4}</p><p>{PARAGRAPH * 3}</p></div>"
+        "<div hidden><p>छिपा हुआ मेनू</p></div></body></html>"
+    )
+    result = extract(page.encode(), "https://example.in/news/rain-4.html", None)
+    assert result.is_article and "हिंदी अनुच्छेद" in result.blocks[0]
+    assert "छिपा" not in " ".join(result.blocks)
+    assert result.path == "page"  # our own reading, not the plain-trafilatura fallback
+
+
+@pytest.mark.parametrize(
+    "line", ["End of Article", "Follow Us On Social Media", "Follow us on Twitter", "खबर समाप्त"]
+)
+def test_page_furniture_lines(line):
+    from archive.boilerplate import is_boilerplate_line
+
+    assert is_boilerplate_line(line)
+    assert not is_boilerplate_line(f"He said they would follow us on {line} to the end.")
