@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime
 
 import pytest
 
 from archive.dates import IST
 from archive.discovery import (
+    SitemapTooLarge,
     date_from_url,
     form_fields,
     looks_like_article,
@@ -114,6 +116,19 @@ def test_sitemap_index_and_monthly_urlset():
         "news-sitemap.xml",
         "national-hindi-news.xml",
     ]
+
+
+def test_gzipped_sitemap_within_a_size_limit():
+    raw = body("ndtv/sitemap_2019_09.xml")
+    packed = gzip.compress(raw)
+    assert parse_sitemap(packed) == parse_sitemap(raw)
+    assert parse_sitemap(gzip.compress(raw[:100]) + gzip.compress(raw[100:]))[0] == "urlset"
+    with pytest.raises(SitemapTooLarge):
+        parse_sitemap(packed, max_size=len(raw) - 1)
+    bomb = gzip.compress(b"<urlset>" + b" " * 20_000_000)  # 20 MB of spaces, ~20 kB packed
+    with pytest.raises(SitemapTooLarge):
+        parse_sitemap(bomb, max_size=1_000_000)
+    assert parse_sitemap(packed[:40]) == ("", [])  # truncated gzip: no sitemap, no crash
 
 
 def test_html_soft404_is_not_a_sitemap():
