@@ -257,6 +257,27 @@ def looks_like_article(url: str) -> bool:
     return bool(path.strip("/")) and bool(_ARTICLE_PATH.search(path))
 
 
+_LD_TYPE = re.compile(r'"@type"\s*:\s*(\[[^\]]*\]|"[^"]*")')
+_ARTICLE_TYPE = re.compile(r'"(News|Reportage|Analysis|Opinion)?Article"|"(Live)?BlogPosting"')
+
+
+def page_is_article(html: str | bytes) -> bool:
+    """Whether a page given as a start URL is itself an article (og:type "article" or a JSON-LD
+    Article), so that a crawl started from an article archives it and not only its links."""
+    if not html or not html.strip():
+        return False
+    try:
+        doc = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return False
+    og = doc.xpath("string(//meta[@property='og:type']/@content)").strip().lower()
+    if og == "article":
+        return True
+    scripts = doc.xpath("//script[contains(@type, 'ld+json')]/text()")
+    types = (m.group(1) for text in scripts for m in _LD_TYPE.finditer(text))
+    return any(_ARTICLE_TYPE.search(t) for t in types)
+
+
 # --- other inputs --------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from archive.discovery import (
     date_from_url,
     form_fields,
     looks_like_article,
+    page_is_article,
     parse_feed,
     parse_id_range,
     parse_listing,
@@ -204,3 +205,10 @@ def test_helpers():
     assert registered_domain("hindi.webdunia.com") == "webdunia.com"
     assert looks_like_article("https://www.jagran.com/uttar-pradesh/allahabad-city-21109565.html")
     assert not looks_like_article("https://ndtv.in/cities/delhi-news")
+
+
+def test_start_url_article_is_recognised():
+    assert page_is_article(body("ndtv/article_4039518.html"))  # JSON-LD NewsArticle
+    assert page_is_article(b'<html><head><meta property="og:type" content="article"></head></html>')
+    assert not page_is_article(body("ndtv/listing_india.html"))
+    assert not page_is_article(b"")
