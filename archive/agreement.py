@@ -103,8 +103,12 @@ _SENTENCE_END = re.compile(r"[.!?\u0964\u0965\u3002\uff01\uff1f\u061f\u06d4][\"'
 
 
 def is_sentence(block: str) -> bool:
-    """A block that ends like running text (".", "।", "。", "?" ...), possibly after a quote."""
-    return bool(_SENTENCE_END.search(block.strip()))
+    """A block that ends like running text (".", "।", "。", "?" ...), possibly after a quote;
+    not a trailing ellipsis ("click here for the video..." is a teaser)."""
+    block = block.strip()
+    return bool(_SENTENCE_END.search(block)) and not block.rstrip("\"'\u201d\u2019)]").endswith(
+        ("..", "\u2026")
+    )
 
 
 def is_prose(blocks: Sequence[str]) -> bool:
