@@ -59,7 +59,8 @@ def choose(
     plain: list[str],
     description: str | None = None,
 ) -> tuple[list[str], str, float | None]:
-    """(blocks, "ours" | "merged" | "plain", coverage of plain by ours before any change).
+    """(blocks, choice, coverage of plain by ours before any change); choice: "ours", "merged"
+    (plain's blocks added), "trimmed" (only a chrome tail cut) or "plain".
     ``description``: the page's og:/meta description."""
     if not plain:
         return ours, "ours", None
@@ -69,8 +70,10 @@ def choose(
         return plain, "plain", cover
     merged = ours if cover >= AGREE else _merge(ours, plain, chars)
     merged = _lead(merged, plain, description)
-    merged = _trim_tail(merged, plain, chars)
-    return merged, ("merged" if merged != ours else "ours"), cover
+    trimmed = _trim_tail(merged, plain, chars)
+    if merged != ours:
+        return trimmed, "merged", cover
+    return trimmed, ("trimmed" if trimmed != ours else "ours"), cover
 
 
 def _merge(ours: list[str], plain: list[str], chars: bool) -> list[str]:

@@ -12,9 +12,10 @@ touches the network or Scrapy. The path of a page:
 5. clean the blocks (archive.boilerplate);
 6. self-check: plain trafilatura on the unpruned page is a second reading; when the two disagree
    badly, archive.agreement decides (ours, ours with the body blocks it lost put back, or plain).
-   The result records which path gave the text (``path``: container, page, container+plain,
-   page+plain, plain), the selectors that matched (container, title, date) and the agreement
-   figure (share of plain's text that our reading holds), all plain fields of ``to_dict()``.
+   The result records which path gave the text (``path``: container, page, plain; "+plain" when
+   body blocks of plain's reading were put back, "-tail" when a trailing run of chrome was cut),
+   the selectors that matched (container, title, date) and the agreement figure (share of plain's
+   text that our reading holds), all plain fields of ``to_dict()``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Extraction:
     author: str | None = None
     agency: str | None = None
     language: str | None = None
-    path: str | None = None  # container, page, container+plain, page+plain or plain
+    path: str | None = None  # container, page or plain; +plain / -tail (archive.agreement)
     agreement: float | None = None  # share of plain trafilatura's text that our reading holds
     container_selector: str | None = None  # the spec's container selector that matched
     title_selector: str | None = None  # the spec's title selector that matched (else fallback)
@@ -104,7 +105,7 @@ def extract(
         blocks, plain if agreement.is_prose(plain) else [], meta.description
     )
     path = "container" if scoped else "page"
-    path = {"ours": path, "merged": f"{path}+plain", "plain": "plain"}[choice]
+    path = {"ours": path, "merged": f"{path}+plain", "trimmed": f"{path}-tail"}.get(choice, choice)
     base["path"], base["agreement"] = path, None if agree is None else round(agree, 3)
     if not meta.title or not blocks:
         why = "no headline found" if blocks else "no article text found"
