@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from archive.text import devanagari_ratio, normalize
+from archive.text import devanagari_ratio, no_space_script, normalize
 
 _DEV = "\u0900-\u097f"
 
@@ -47,6 +47,8 @@ SHARED = (
     # widgets, bylines and reading aids
     r"(?i)read time\s*:?.*",
     r"(?i)(author-image|new update|show comments|notifications|select your language)",
+    r"(?i)(end of (the )?(article|story)|follow us( on)?( social media| \w+( and \w+)?)?"
+    r"|(लेख|खबर|ख़बर) (समाप्त|खत्म))\s*[:.!]*",
     r"(?i)this article is from .{3,30}",
     r"(टिप्पणियां|टिप्पणियाँ|कृपया टिप्पणी करने के लिए.*|ख़बर सुनें|खबर सुनें|हमें फॉलो करें.*)",
     r"(?i)(quick take|summary is ai generated.*)",
@@ -118,6 +120,10 @@ def clean_blocks(
     return _merge_datelines(out)
 
 
+def is_title_copy(block: str, title: str | None) -> bool:
+    return bool(title) and _loose(block) == _loose(title or "")
+
+
 def _loose(text: str) -> str:
     """Comparison key for title copies: case, spaces and punctuation ignored ("पकड़ा:दो")."""
     return re.sub(
@@ -146,7 +152,9 @@ def trim_chrome(blocks: list[str], title: str | None = None) -> list[str]:
     def chrome(block: str) -> bool:
         if _DATELINE.match(block):
             return False
-        return len(block.split()) <= 1 or (hindi and devanagari_ratio(block) == 0)
+        # One whitespace token is a crumb, unless the script has no spaces (a Japanese sentence).
+        one_word = len(block.split()) <= 1 and not (len(block) >= 8 and no_space_script(block))
+        return one_word or (hindi and devanagari_ratio(block) == 0)
 
     start, end = 0, len(blocks)
     while start < end and chrome(blocks[start]):

@@ -8,12 +8,15 @@ title. Quirks handled (sites.md §1.6, §2.2, §3, §4.2):
   PM" (IST), and ``<source>`` holding the agency (PTI / NDTV / IANS / भाषा);
 - RSS ``dc:creator``/``author`` naming an agency (newsnationtv "IANS");
 - sitemap index vs urlset; Google News sitemaps (``news:publication_date``, ``news:keywords``);
+  gzipped sitemaps (``.xml.gz`` served as a gzip file, not as a Content-Encoding), decompressed
+  up to a size limit like Scrapy's SitemapSpider (``DOWNLOAD_MAXSIZE``);
 - listing pages: links by CSS selector, or every ``<a href>`` when no selector is configured.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,9 +138,39 @@ def _atom_entry(entry: lxml.etree._Element, base_url: str) -> Link | None:
 # --- sitemaps ------------------------------------------------------------------------------------
 
 
-def parse_sitemap(data: bytes | str, base_url: str = "") -> tuple[str, list[Link]]:
+SITEMAP_MAX_SIZE = 50 * 1024 * 1024  # the sitemaps.org limit for one (uncompressed) sitemap
+_GZIP = b"\x1f\x8b"
+
+
+class SitemapTooLarge(ValueError):
+    """A gzipped sitemap that decompresses to more than the size limit."""
+
+
+def gunzip(data: bytes, max_size: int = SITEMAP_MAX_SIZE) -> bytes:
+    """Decompress gzip ``data`` (several members allowed), refusing more than ``max_size``
+    bytes of output (a decompression bomb stops at the limit, it is never inflated whole)."""
+    out = bytearray()
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += inflater.decompress(data, max_size + 1 - len(out))
+        if len(out) > max_size:
+            raise SitemapTooLarge(f"gzipped sitemap larger than {max_size} bytes uncompressed")
+        data = inflater.unused_data if inflater.eof else b""
+    return bytes(out)
+
+
+def parse_sitemap(
+    data: bytes | str, base_url: str = "", max_size: int = SITEMAP_MAX_SIZE
+) -> tuple[str, list[Link]]:
     """``("index", child sitemaps)`` or ``("urlset", pages)``; ``("", [])`` for non-sitemaps
-    (PIB answers /sitemap.xml with an HTML "Untitled Page")."""
+    (PIB answers /sitemap.xml with an HTML "Untitled Page"). A gzipped body is decompressed
+    first, up to ``max_size`` bytes (:class:`SitemapTooLarge` beyond; a corrupt one is no
+    sitemap)."""
+    if isinstance(data, bytes) and data.startswith(_GZIP):
+        try:
+            data = gunzip(data, max_size)
+        except zlib.error:
+            return "", []
     root = _xml_root(data)
     if root is None:
         return "", []
@@ -222,6 +255,27 @@ def looks_like_article(url: str) -> bool:
     of the path (news CMSs), not a bare section path."""
     path = urlsplit(url).path
     return bool(path.strip("/")) and bool(_ARTICLE_PATH.search(path))
+
+
+_LD_TYPE = re.compile(r'"@type"\s*:\s*(\[[^\]]*\]|"[^"]*")')
+_ARTICLE_TYPE = re.compile(r'"(News|Reportage|Analysis|Opinion)?Article"|"(Live)?BlogPosting"')
+
+
+def page_is_article(html: str | bytes) -> bool:
+    """Whether a page given as a start URL is itself an article (og:type "article" or a JSON-LD
+    Article), so that a crawl started from an article archives it and not only its links."""
+    if not html or not html.strip():
+        return False
+    try:
+        doc = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return False
+    og = doc.xpath("string(//meta[@property='og:type']/@content)").strip().lower()
+    if og == "article":
+        return True
+    scripts = doc.xpath("//script[contains(@type, 'ld+json')]/text()")
+    types = (m.group(1) for text in scripts for m in _LD_TYPE.finditer(text))
+    return any(_ARTICLE_TYPE.search(t) for t in types)
 
 
 # --- other inputs --------------------------------------------------------------------------------

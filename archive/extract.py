@@ -9,7 +9,13 @@ touches the network or Scrapy. The path of a page:
 4. prune the page (source ``drop`` rules), scope it to the source's article container and hand
    that to trafilatura; with no container (an unseen template) trafilatura gets the whole pruned
    page, so mobile/AMP/older designs still give text;
-5. clean the blocks (archive.boilerplate) and render them in the seed TXT format.
+5. clean the blocks (archive.boilerplate);
+6. self-check: plain trafilatura on the unpruned page is a second reading; when the two disagree
+   badly, archive.agreement decides (ours, ours with the body blocks it lost put back, or plain).
+   The result records which path gave the text (``path``: container, page, plain; "+plain" when
+   body blocks of plain's reading were put back, "-tail" when a trailing run of chrome was cut),
+   the selectors that matched (container, title, date) and the agreement figure (share of plain's
+   text that our reading holds), all plain fields of ``to_dict()``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from archive import boilerplate, pagemeta, prune
+from archive import agreement, boilerplate, legacyfont, pagemeta, prune
 from archive.sources import SourceSpec, source_for_url
 from archive.text import decode_html, detect_language, normalize, to_seed_txt
 from archive.urls import canonical_url
@@ -46,6 +52,11 @@ class Extraction:
     author: str | None = None
     agency: str | None = None
     language: str | None = None
+    path: str | None = None  # container, page or plain; +plain / -tail (archive.agreement)
+    agreement: float | None = None  # share of plain trafilatura's text that our reading holds
+    container_selector: str | None = None  # the spec's container selector that matched
+    title_selector: str | None = None  # the spec's title selector that matched (else fallback)
+    date_selector: str | None = None  # the spec's date selector that matched (else fallback)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -81,13 +92,29 @@ def extract(
     base["canonical_url"] = canon
     if reason := _not_article(doc, spec, url, meta):
         return Extraction(False, reason, title=meta.title, **base)
-    raw_blocks, scoped = _body_blocks(doc, spec, meta.description)
-    blocks = boilerplate.clean_blocks(raw_blocks, meta.title, spec.hint("boilerplate", ()))
-    if not scoped:
-        blocks = boilerplate.trim_chrome(blocks, meta.title)
+    base["title_selector"], base["date_selector"] = meta.title_selector, meta.date_selector
+    base["container_selector"] = _find(doc, spec.hint("container", []))[1]
+    plain_raw = _trafilatura_blocks(text, {}, scoped=False)  # before pruning changes the doc
+    headings = [meta.title, *pagemeta.select(doc, "h1")[:1]]  # before pruning changes the doc
+    raw_blocks, scoped, lead = _body_blocks(doc, spec, meta.description)
+    blocks = _clean(raw_blocks, headings, spec, scoped)
+    if lead and blocks and not any(normalize(b).startswith(lead) for b in blocks):
+        blocks.insert(0, lead)  # after trimming the page chrome: the lead may follow a crumb
+    plain = _clean(plain_raw, headings, spec, False)
+    blocks, choice, agree = agreement.choose(
+        blocks, plain if agreement.is_prose(plain) else [], meta.description
+    )
+    path = "container" if scoped else "page"
+    path = {"ours": path, "merged": f"{path}+plain", "trimmed": f"{path}-tail"}.get(choice, choice)
+    base["path"], base["agreement"] = path, None if agree is None else round(agree, 3)
     if not meta.title or not blocks:
         why = "no headline found" if blocks else "no article text found"
         return Extraction(False, why, title=meta.title, published=meta.published, **base)
+    if font := legacyfont.legacy_font(doc, " ".join(blocks)):
+        why = f"legacy-font (non-Unicode) text: written for the {font} font, not Unicode Hindi"
+        return Extraction(False, why, title=meta.title, published=meta.published, **base)
+    if choice == "plain":
+        raw_blocks = plain_raw
     agency = boilerplate.find_agency(
         [*raw_blocks[-6:], *raw_blocks[:2], meta.author or ""], spec.agencies
     )
@@ -99,8 +126,20 @@ def extract(
     )  # fmt: skip
 
 
+def _clean(raw: list[str], headings: list, spec: SourceSpec, scoped: bool) -> list[str]:
+    """Gold-policy cleaning; ``headings``: the title, then the page's <h1> (a copy of either
+    in the body is a repeated headline, even when og:title words it differently)."""
+    title = headings[0]
+    blocks = boilerplate.clean_blocks(raw, title, spec.hint("boilerplate", ()))
+    blocks = [b for b in blocks if not any(boilerplate.is_title_copy(b, h) for h in headings[1:])]
+    return blocks if scoped else boilerplate.trim_chrome(blocks, title)
+
+
 def _looks_like_html(body: bytes) -> bool:
-    head = body[:1024].lstrip().lower()
+    head = body[:1024]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark
+        head = head[2:].decode("utf-16-le" if head[0] == 0xFF else "utf-16-be", "ignore").encode()
+    head = head.lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
 
 
@@ -113,10 +152,14 @@ def _not_article(doc, spec: SourceSpec, url: str, meta: pagemeta.PageMeta) -> st
     ):
         return f"soft 404 ({spec.name} {page_title!r})"
     kind = _page_kind(url, meta)
-    if any(re.search(p, url) for p in spec.nonarticle_url):
+    if kind == "video" and _prose_paragraphs(doc) >= _ARTICLE_PARAGRAPHS:
+        kind = None  # a story with an embedded clip (VideoObject, "/video" in the URL)
+    elif any(re.search(p, url) for p in spec.nonarticle_url):
         return f"not an article: {kind or 'non-article section'} page (URL rule)"
     if kind:
         return f"not an article: {kind} page"
+    if farm := _link_farm(doc):
+        return f"not an article: link listing ({farm})"
     # An unexpected URL shape is not enough on its own (new templates, live blogs): the page
     # must also lack every article signal.
     if spec.is_article_url(url) is False and not _article_signals(doc, spec, meta):
@@ -129,8 +172,50 @@ def _not_article(doc, spec: SourceSpec, url: str, meta: pagemeta.PageMeta) -> st
 
 def _article_signals(doc, spec: SourceSpec, meta: pagemeta.PageMeta) -> bool:
     og_article = (meta.og_type or "").lower() == "article"
-    has_container = _find(doc, spec.hint("container", [])) is not None
+    has_container = _find(doc, spec.hint("container", []))[0] is not None
     return og_article or bool(meta.ld_types & pagemeta.ARTICLE_TYPES) or has_container
+
+
+LINK_FARM_LINKS = 1000  # a page with this many links ...
+LINK_FARM_SHARE = 0.85  # ... whose visible text is this much link text is a listing
+
+
+def _link_farm(doc) -> str | None:
+    """A listing of links with little prose, whatever its URL and markup claim (measured: the
+    articles of tests/corpus and tests/peer have at most 600 links and 80% link text)."""
+    if doc.body is None:
+        return None
+    links = [a for a in doc.body.iter("a") if a.get("href")]
+    if len(links) < LINK_FARM_LINKS:
+        return None
+    hidden = doc.body.iter("script", "style", "noscript", "template")
+    visible = len(normalize(doc.body.text_content())) - sum(
+        len(normalize(el.text_content())) for el in hidden
+    )
+    linked = sum(len(normalize(a.text_content())) for a in links)
+    if visible and linked >= LINK_FARM_SHARE * visible:
+        return f"{len(links)} links, {linked / visible:.0%} of the text"
+    return None
+
+
+_ARTICLE_PARAGRAPHS = 4  # sentence-length <p>s that make a page with video signals an article
+
+
+def _prose_paragraphs(doc) -> int:
+    """Paragraphs of running text on the page: a <p>, or a <div> without blocks inside, of
+    >= 150 characters, less than a third of it link text, not inside a link."""
+    count = 0
+    for el in doc.iter("p", "div"):
+        if next(el.iterdescendants("p", "div"), None) is not None:
+            continue
+        if (
+            len(text := normalize(el.text_content())) < 150
+            or next(el.iterancestors("a"), None) is not None
+        ):
+            continue
+        links = sum(len(normalize(a.text_content())) for a in el.iter("a"))
+        count += links < len(text) / 3
+    return count
 
 
 def _page_kind(url: str, meta: pagemeta.PageMeta) -> str | None:
@@ -147,11 +232,14 @@ def _page_kind(url: str, meta: pagemeta.PageMeta) -> str | None:
     return None
 
 
-def _body_blocks(doc, spec: SourceSpec, description: str | None) -> tuple[list[str], bool]:
-    """Raw content blocks and whether they came from the source's container."""
+def _body_blocks(
+    doc, spec: SourceSpec, description: str | None
+) -> tuple[list[str], bool, str | None]:
+    """Raw content blocks, whether they came from the source's container, and the standfirst
+    found by the page description on the whole-page path (to go first, if the body lacks it)."""
     prune.prune(doc, spec.hint("drop", []))
     extra = spec.hint("boilerplate", [])
-    if (container := _find(doc, spec.hint("container", []))) is not None:
+    if (container := _find(doc, spec.hint("container", []))[0]) is not None:
         parts = [el for el in _find_all(doc, spec.hint("standfirst", [])) if _near(el, container)]
         if not parts and (lead := _described_lead(doc, container, description)) is not None:
             parts = [lead]
@@ -169,8 +257,9 @@ def _body_blocks(doc, spec: SourceSpec, description: str | None) -> tuple[list[s
         prune.drop_headed_widgets(root)
         prune.drop_boilerplate_elements(root, extra)
         prune.drop_link_only(root)
-        if blocks := _trafilatura_blocks(etree.tostring(root, encoding="unicode"), spec, True):
-            return blocks, True
+        html = etree.tostring(root, encoding="unicode")
+        if blocks := _trafilatura_blocks(html, spec.hint("trafilatura", {}), scoped=True):
+            return blocks, True, None
     lead_text = None
     if doc.body is not None:
         prune.unwrap_layout_tables(doc.body)
@@ -182,10 +271,9 @@ def _body_blocks(doc, spec: SourceSpec, description: str | None) -> tuple[list[s
         prune.drop_headed_widgets(doc.body)
         prune.drop_boilerplate_elements(doc.body, extra)
         prune.drop_link_only(doc.body)
-    blocks = _trafilatura_blocks(etree.tostring(doc, encoding="unicode"), spec, False)
-    if lead_text and blocks and not any(normalize(b).startswith(lead_text) for b in blocks):
-        blocks.insert(0, lead_text)
-    return blocks, False
+    html = etree.tostring(doc, encoding="unicode")
+    blocks = _trafilatura_blocks(html, spec.hint("trafilatura", {}), scoped=False)
+    return blocks, False, lead_text
 
 
 def _described_lead(doc, body, description: str | None):
@@ -211,8 +299,11 @@ def _described_lead(doc, body, description: str | None):
     return None
 
 
-def _find(doc, selectors: list[str]):
-    return next((found[0] for sel in selectors if (found := doc.cssselect(sel))), None)
+def _find(doc, selectors: list[str]) -> tuple:
+    """(first element matched, its selector) or (None, None)."""
+    return next(
+        ((found[0], sel) for sel in selectors if (found := doc.cssselect(sel))), (None, None)
+    )
 
 
 def _find_all(doc, selectors: list[str]) -> list:
@@ -233,8 +324,9 @@ def _inside(el, ancestor) -> bool:
     return any(parent is ancestor for parent in el.iterancestors())
 
 
-def _trafilatura_blocks(html: str, spec: SourceSpec, scoped: bool) -> list[str]:
-    options = dict(spec.hint("trafilatura", {}))
+def _trafilatura_blocks(html: str, options: dict, scoped: bool) -> list[str]:
+    """trafilatura's reading of ``html`` as blocks; ``options`` are the source's settings ({}
+    for trafilatura's defaults, the self-check's plain reading)."""
     if scoped:
         html = f"<html><body>{html}</body></html>"
     # trafilatura drops non-printable characters, ZWJ/ZWNJ included, but inside Devanagari they
@@ -274,13 +366,23 @@ def _line(el) -> str:
 
 
 def _split_lb(el) -> list[str]:
-    """Text of an element with its <lb/> line breaks made block boundaries."""
-    parts, current = [], [el.text or ""]
+    """Text of an element with its <lb/> line breaks and nested blocks (a <p> inside a <quote>,
+    a <head> inside a <div>) made block boundaries: never glued onto the text around them."""
+    parts: list[str] = []
+    current = [el.text or ""]
     for child in el:
         if child.tag == "lb":
             parts.append("".join(current))
-            current = [child.tail or ""]
+            current = []
+        elif child.tag in _XML_BLOCKS:
+            parts.append("".join(current))
+            parts.extend(_split_lb(child))
+            current = []
         else:
-            current.extend([*child.itertext(), child.tail or ""])
+            current.extend(child.itertext())
+        current.append(child.tail or "")
     parts.append("".join(current))
     return [normalize(p) for p in parts if normalize(p)]
+
+
+_XML_BLOCKS = frozenset({"p", "head", "quote", "div", "list", "item", "table", "row", "code"})

@@ -35,6 +35,8 @@ class PageMeta:
     canonical: str | None = None
     description: str | None = None  # og:/meta description: often the visible standfirst
     og_type: str | None = None
+    title_selector: str | None = None  # the spec selector that gave the title (None: fallback)
+    date_selector: str | None = None  # the spec selector that gave the date (None: fallback)
     ld_types: set[str] = field(default_factory=set)
     extra: dict = field(default_factory=dict)
 
@@ -51,10 +53,15 @@ def select(doc, selector: str) -> list[str]:
 
 
 def first(doc, selectors: list[str]) -> str | None:
+    return first_with_selector(doc, selectors)[0]
+
+
+def first_with_selector(doc, selectors: list[str]) -> tuple[str | None, str | None]:
+    """(first value, the selector that gave it), or (None, None)."""
     for sel in selectors:
         if values := select(doc, sel):
-            return values[0]
-    return None
+            return values[0], sel
+    return None, None
 
 
 def _json_ld(doc) -> list[dict]:
@@ -89,42 +96,51 @@ def _ld_person(article: dict) -> str | None:
     return None
 
 
-def _published(doc, spec: SourceSpec, url: str, article: dict) -> tuple[str | None, str]:
-    """(ISO date, precision). Naive times are trusted only where the spec names the zone."""
+def _published(
+    doc, spec: SourceSpec, url: str, article: dict
+) -> tuple[str | None, str, str | None]:
+    """(ISO date, precision, selector). Naive times are trusted only where the spec names the
+    zone. The selector is the spec's date selector that gave the date ("url" for the URL rule,
+    "json-ld" for the JSON-LD fallback)."""
     if (regex := spec.published_from_url) and (m := re.search(regex, url)):
-        return dates.parse_date(m.group(1)), "second"
-    candidates = [v for sel in spec.hint("date", []) for v in select(doc, sel)[:1]]
-    candidates += [str(article.get(k)) for k in ("datePublished", "dateCreated") if article.get(k)]
+        return dates.parse_date(m.group(1)), "second", "url"
+    candidates = [(v, sel) for sel in spec.hint("date", []) for v in select(doc, sel)[:1]]
+    candidates += [
+        (str(article.get(k)), "json-ld") for k in ("datePublished", "dateCreated") if article.get(k)
+    ]
     trusted_zone = bool(spec.hint("naive_dates_in_ist"))
-    for value in candidates:
+    for value, sel in candidates:
         if not (iso := dates.parse_date(value)):
             continue
         if trusted_zone or dates.has_time_and_zone(value):
-            return iso, "minute"
+            return iso, "minute", sel
         # A zone-less machine time on an unknown site may be UTC or server time: keep the day.
-        return dates.date_only(iso), "day"
-    return None, "none"
+        return dates.date_only(iso), "day", sel
+    return None, "none", None
 
 
-def _title(doc, spec: SourceSpec, article: dict) -> str | None:
-    """The spec's first title; trimmed to another candidate it contains, which drops site-name
-    suffixes like "… - Samastipur News" that og:title carries and the JSON-LD headline lacks."""
+def _title(doc, spec: SourceSpec, article: dict) -> tuple[str | None, str | None]:
+    """(title, selector): the spec's first title; trimmed to another candidate it contains,
+    which drops site-name suffixes like "… - Samastipur News" that og:title carries and the
+    JSON-LD headline lacks. The selector is "json-ld" for the JSON-LD fallback."""
     headline = normalize(str(article.get("headline") or ""))
-    title = first(doc, spec.hint("title", [])) or headline or None
+    title, selector = first_with_selector(doc, spec.hint("title", []))
+    if not title and headline:
+        title, selector = headline, "json-ld"
     if not title:
-        return None
+        return None, None
     for other in sorted({headline, *select(doc, "h1")[:1]} - {"", title}, key=len):
         if other in title and len(other) >= 0.5 * len(title):
-            return other
-    return title
+            return other, selector
+    return title, selector
 
 
 def read(doc, spec: SourceSpec, url: str) -> PageMeta:
     ld = _json_ld(doc)
     article = next((o for o in ld if _types(o) & ARTICLE_TYPES), {})
     meta = PageMeta(ld_types={t for o in ld for t in _types(o) if isinstance(t, str)})
-    meta.title = _title(doc, spec, article)
-    meta.published, precision = _published(doc, spec, url, article)
+    meta.title, meta.title_selector = _title(doc, spec, article)
+    meta.published, precision, meta.date_selector = _published(doc, spec, url, article)
     if precision == "day":
         meta.extra["published_precision"] = "day"
     author = first(doc, spec.hint("author", [])) or _ld_person(article)

@@ -27,10 +27,22 @@ INLINE_TAGS = frozenset({"a", "b", "strong", "i", "em", "span", "font", "u", "sm
 
 
 def prune(doc, selectors: list[str]) -> None:
+    """Drop what the selectors match, except an element holding most of the page's paragraph
+    text: a ``[hidden]`` or ``display:none`` wrapper that a script reveals is the article."""
+    total = None
     for sel in selectors:
         for el in doc.cssselect(sel):
-            if el.getparent() is not None:
-                el.drop_tree()
+            if el.getparent() is None:
+                continue
+            if el.find(".//p") is not None:
+                total = _paragraph_text(doc) if total is None else total
+                if total and _paragraph_text(el) >= 0.5 * total:
+                    continue
+            el.drop_tree()
+
+
+def _paragraph_text(root) -> int:
+    return sum(len(normalize(p.text_content())) for p in root.iter("p"))
 
 
 def drop_link_only(root) -> None:

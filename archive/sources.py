@@ -9,6 +9,7 @@ source's own, so a source only states what is special about it.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -28,6 +29,48 @@ _INHERITED_LISTS = frozenset(
         "strip_params", "amp_rules", "drop", "title", "date", "author", "boilerplate",
     }
 )  # fmt: skip
+
+
+# Every key some code reads, per table: a key not listed is a typo or a leftover and is refused
+# on load (an operator's misspelt "containr" must not silently fall back to the generic rules).
+KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"name", "domains", "article_url", "nonarticle_url", "nonarticle_og_type",
+                   "soft404_title", "soft404_text", "published_from_url", "canonical", "extract",
+                   "agencies", "discovery"}),
+    "canonical": frozenset({"strip_params", "amp_rules", "host_aliases", "id_regex", "template"}),
+    "extract": frozenset({"container", "standfirst", "drop", "require", "title", "date", "author",
+                          "trafilatura", "boilerplate", "naive_dates_in_ist", "ministry",
+                          "release_id", "translations", "office_regex", "section_regex"}),
+    "discovery": frozenset({"feeds", "sitemaps", "listings", "listing_link_css", "listing_form_id",
+                            "listing_fields", "prid_template", "request_headers",
+                            "sitemap_month_template", "url_date", "agency_filter"}),
+}  # fmt: skip
+
+
+class SourcesError(ValueError):
+    """A sources file that does not describe sources: unknown keys, wrong value types."""
+
+
+def validate(tables: dict, origin: str) -> None:
+    """Refuse unknown or misspelt keys (with a suggestion) and tables where a table belongs."""
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise SourcesError(f"{origin}: top-level {name!r} must be a [table] of one source")
+        _check_keys(table, KNOWN_KEYS[""], f"{origin}: [{name}]")
+        for section in ("canonical", "extract", "discovery", "agencies"):
+            value = table.get(section, {})
+            if not isinstance(value, dict):
+                raise SourcesError(f"{origin}: [{name}] {section} must be a table")
+            if section in KNOWN_KEYS:
+                _check_keys(value, KNOWN_KEYS[section], f"{origin}: [{name}.{section}]")
+
+
+def _check_keys(table: dict, known: frozenset[str], where: str) -> None:
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SourcesError(f"{where}: unknown key {key!r}{hint}; known: {sorted(known)}")
 
 
 @dataclass(frozen=True)
@@ -101,9 +144,12 @@ def _spec(table: dict) -> SourceSpec:
 def _load(override: str | None) -> dict[str, SourceSpec]:
     with DEFAULTS.open("rb") as fh:
         tables = tomllib.load(fh)
+    validate(tables, str(DEFAULTS))
     if override:
         with open(override, "rb") as fh:
-            tables = _merge(tables, tomllib.load(fh))
+            over = tomllib.load(fh)
+        validate(over, str(override))
+        tables = _merge(tables, over)
     generic = tables["generic"]
     specs = {"generic": _spec(generic)}
     for name, table in tables.items():

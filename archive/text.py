@@ -106,6 +106,9 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]
 _HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 
 
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
 def devanagari_ratio(text: str) -> float:
     """Share of Devanagari among the letters of ``text`` (0.0 when it has no letters)."""
     dev = sum(1 for ch in text if "\u0900" <= ch <= "\u097f" and ch.isalpha())
@@ -114,14 +117,16 @@ def devanagari_ratio(text: str) -> float:
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> str:
-    """Bytes -> text via the HTTP charset, then ``<meta charset>``, then UTF-8.
+    """Bytes -> text via a byte-order mark, the HTTP charset, ``<meta charset>``, then UTF-8.
 
     A declared charset can be wrong (UTF-8 pages labelled windows-1252, or UTF-8 read as CP866
     giving "рд╡рд┐…"): when the page also decodes as strict UTF-8 and that reading holds more
     Devanagari, UTF-8 wins.
     """
-    if body.startswith(b"\xef\xbb\xbf"):
-        return body[3:].decode("utf-8", errors="replace")
+    # A byte-order mark wins over every declaration (as in the HTML standard's sniffing).
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(codec, errors="replace")
     declared = []
     if content_type and (match := _HTTP_CHARSET.search(content_type)):
         declared.append(match.group(1))
@@ -141,6 +146,20 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
                 return as_utf8
         return text
     return as_utf8 if as_utf8 is not None else body.decode("utf-8", errors="replace")
+
+
+# Scripts written without spaces between words (Japanese, Chinese, Thai, Lao, Burmese, Khmer):
+# a whitespace token there is a whole clause, so they are compared by characters.
+_NO_SPACE = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f\u0e80-\u0eff"
+    r"\u1000-\u109f\u1780-\u17ff]"
+)
+
+
+def no_space_script(text: str) -> bool:
+    """True when a fifth or more of the letters are CJK/Thai/Lao/Khmer/Burmese."""
+    letters = sum(1 for ch in text if ch.isalpha())
+    return bool(letters) and len(_NO_SPACE.findall(text)) >= 0.2 * letters
 
 
 def detect_language(text: str) -> str | None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime
 
 import pytest
 
 from archive.dates import IST
 from archive.discovery import (
+    SitemapTooLarge,
     date_from_url,
     form_fields,
     looks_like_article,
+    page_is_article,
     parse_feed,
     parse_id_range,
     parse_listing,
@@ -116,6 +119,19 @@ def test_sitemap_index_and_monthly_urlset():
     ]
 
 
+def test_gzipped_sitemap_within_a_size_limit():
+    raw = body("ndtv/sitemap_2019_09.xml")
+    packed = gzip.compress(raw)
+    assert parse_sitemap(packed) == parse_sitemap(raw)
+    assert parse_sitemap(gzip.compress(raw[:100]) + gzip.compress(raw[100:]))[0] == "urlset"
+    with pytest.raises(SitemapTooLarge):
+        parse_sitemap(packed, max_size=len(raw) - 1)
+    bomb = gzip.compress(b"<urlset>" + b" " * 20_000_000)  # 20 MB of spaces, ~20 kB packed
+    with pytest.raises(SitemapTooLarge):
+        parse_sitemap(bomb, max_size=1_000_000)
+    assert parse_sitemap(packed[:40]) == ("", [])  # truncated gzip: no sitemap, no crash
+
+
 def test_html_soft404_is_not_a_sitemap():
     assert parse_sitemap(body("pib/pib_sitemap_untitled.html")) == ("", [])
     assert parse_feed(b"") == []
@@ -189,3 +205,10 @@ def test_helpers():
     assert registered_domain("hindi.webdunia.com") == "webdunia.com"
     assert looks_like_article("https://www.jagran.com/uttar-pradesh/allahabad-city-21109565.html")
     assert not looks_like_article("https://ndtv.in/cities/delhi-news")
+
+
+def test_start_url_article_is_recognised():
+    assert page_is_article(body("ndtv/article_4039518.html"))  # JSON-LD NewsArticle
+    assert page_is_article(b'<html><head><meta property="og:type" content="article"></head></html>')
+    assert not page_is_article(body("ndtv/listing_india.html"))
+    assert not page_is_article(b"")

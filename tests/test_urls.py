@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archive.sources import load_sources, source_for_url
+from archive.sources import SourcesError, load_sources, source_for_url
 from archive.urls import canonical_url
 
 PIB = "https://www.pib.gov.in/PressReleasePage.aspx?PRID=2127135"
@@ -113,3 +113,39 @@ def test_override_file_merges_over_defaults(tmp_path, monkeypatch):
     assert "script" in specs["ndtv"].extract["drop"]  # generic drop rules still inherited
     monkeypatch.setenv("SANGRAH_SOURCES", str(override))
     assert load_sources()["ndtv"].extract["container"] == ["div.new-body"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[ndtv.extract]\ncontainr = ['div.x']\n",
+            "unknown key 'containr' (did you mean 'container'?)",
+        ),
+        ("[ndtv]\narticle_urls = ['x']\n", "did you mean 'article_url'?"),
+        ("[ndtv.discovery]\nfeed = ['https://x/rss']\n", "did you mean 'feeds'?"),
+        ("[ndtv]\nextract = 3\n", "extract must be a table"),
+        ("title = 'x'\n", "must be a [table]"),
+    ],
+)
+def test_sources_file_is_validated(tmp_path, text, message):
+    override = tmp_path / "bad.toml"
+    override.write_text(text, encoding="utf-8")
+    with pytest.raises(SourcesError) as err:
+        load_sources(override)
+    assert message in str(err.value) and "bad.toml" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "verdict"),
+    [
+        ("https://hindi.webdunia.com/article-yuva/%E0%A4%95%E0%A5%88%E0%A4%B8%E0%A5%87-"
+         "%E0%A4%AC%E0%A4%A8%E0%A5%87%E0%A4%82-1110301044_1.htm", True),
+        ("https://hindi.webdunia.com/article-yuva/कैसे-बनें-सफल-1110301044_1.htm", True),
+        ("https://hindi.webdunia.com/article-yuva/", False),
+        ("https://hindi.webdunia.com/religion/religion/hindu/x.htm", False),
+        ("https://hindi.webdunia.com/some-section/old-page.htm", False),
+    ],
+)  # fmt: skip
+def test_webdunia_older_article_urls(url, verdict):
+    assert load_sources()["webdunia"].is_article_url(url) is verdict

@@ -177,7 +177,12 @@ class NewsSiteSpider(scrapy.Spider):
         return ()
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        kind, links = discovery.parse_sitemap(response.body, response.url)
+        limit = self.settings.getint("DOWNLOAD_MAXSIZE") or discovery.SITEMAP_MAX_SIZE
+        try:
+            kind, links = discovery.parse_sitemap(response.body, response.url, limit)
+        except discovery.SitemapTooLarge as exc:
+            self.discovery_error(response.url, str(exc))
+            return
         self.note_document(response, kind or "not a sitemap", links)
         if kind == "index":
             for child in links:

@@ -9,10 +9,15 @@ keeps its URL rules, any other gets the generic spec (trafilatura defaults).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.discovery import registered_domain
+import scrapy
+from scrapy.http import Response
+
+from archive import discovery
+from archive.discovery import Link, registered_domain
 from archive.sources import SourceSpec, source_for_url
 from crawler.spiders.base import NewsSiteSpider
 
@@ -50,6 +55,12 @@ class GenericSpider(NewsSiteSpider):
 
     def listing_urls(self) -> list[str]:
         return self.start_urls
+
+    def parse_listing(self, response: Response) -> Iterable[scrapy.Request]:
+        """A start URL is read as a listing; when it is an article itself, it is archived too."""
+        if discovery.page_is_article(response.body):
+            self.add_links([Link(response.url)], response.url)
+        return super().parse_listing(response)
 
     def spec_for(self, url: str) -> SourceSpec:
         return source_for_url(url, self.settings.get("SANGRAH_SOURCES_FILE") or None)
