@@ -113,9 +113,9 @@ def print_results(results: list[dict]) -> None:
     for r in results:
         ok = bool(r["txt"])
         mark = "[green]archived[/green]" if ok else "[yellow]no TXT[/yellow]"
-        out.print(f"{mark} {r['url']}")
+        out.print(f"{mark} {short_url(r['url'])}")
         if r.get("final_url") and r["final_url"] != r["url"]:
-            out.print(f"    final   {r['final_url']}")
+            out.print(f"    final   {short_url(r['final_url'])}")
         if r["status"] is not None:
             out.print(f"    status  {r['status']}")
         if r["txt"]:
@@ -156,22 +156,30 @@ def fetch(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Archive URLs now: WARC records for every exchange, a seed-format TXT per article."""
-    results = run_spider(
-        "fetch",
-        {"urls": ",".join(urls)},
-        store=store,
-        replay=replay,
-        settings=setting,
-        verbose=verbose,
-    )
+    from archive.egress import syntax_problem
+
+    bad = {u: problem for u in urls if (problem := syntax_problem(u))}
+    for url, problem in bad.items():
+        console.print(f"[red]not fetched: {short_url(url)}: {problem}[/red]", highlight=False)
+    good = [u for u in dict.fromkeys(urls) if u not in bad]
+    results = []
+    if good:
+        with tempfile.TemporaryDirectory(prefix="sangrah-urls-") as tmp:
+            # A file, not a comma-joined argument: URLs go to the spider exactly as given.
+            listed = Path(tmp, "urls.json")
+            listed.write_text(json.dumps(good), "utf-8")
+            results = run_spider(
+                "fetch",
+                {"urls_file": str(listed)},
+                store=store,
+                replay=replay,
+                settings=setting,
+                verbose=verbose,
+            )
     by_url = {r["url"]: r for r in results}
-    missing = [u for u in urls if u not in by_url]
-    for url in missing:
-        by_url[url] = {
-            "url": url, "final_url": None, "status": None, "txt": None, "warc": None,
-            "offset": None, "length": None, "title": None, "published": None,
-            "reason": "no result (the crawl stopped early; see the log)",
-        }  # fmt: skip
+    for url in urls:
+        if url not in by_url:
+            by_url[url] = no_result(url, bad.get(url))
     ordered = [by_url[u] for u in urls]
     if json_output:
         for r in ordered:
@@ -180,6 +188,19 @@ def fetch(
         print_results(ordered)
     warn_spool(store)
     raise typer.Exit(0 if all(r["txt"] for r in ordered) else 1)
+
+
+def no_result(url: str, reason: str | None) -> dict:
+    return {
+        "url": url, "final_url": None, "status": None, "txt": None, "warc": None,
+        "offset": None, "length": None, "title": None, "published": None, "note": None,
+        "reason": reason or "no result (the crawl stopped early; see the log)",
+    }  # fmt: skip
+
+
+def short_url(url: str, limit: int = 200) -> str:
+    """A URL fit for one line of output (a pasted 60,000-character one is not)."""
+    return url if len(url) <= limit else f"{url[:limit]}... ({len(url)} characters)"
 
 
 @app.command()

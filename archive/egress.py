@@ -186,7 +186,9 @@ class EgressPolicy:
         if self.address_allowed(ip):
             return None
         kind = address_kind(ip)
-        return f"{ip} is a {kind} address" if kind else None
+        inner = embedded_ipv4(ip)
+        shown = f"{ip} ({inner})" if inner else str(ip)
+        return f"{shown} is a {kind} address" if kind else None
 
     def host_problem(self, host: str) -> str | None:
         """Why a URL's host is refused as written (before DNS), or None."""

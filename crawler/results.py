@@ -15,6 +15,8 @@ from scrapy.http import Response
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
+from crawler.middlewares.egress import EgressRefused
+
 
 def page_item(response: Response) -> dict[str, Any]:
     meta = response.meta
@@ -35,6 +37,8 @@ def page_item(response: Response) -> dict[str, Any]:
 
 def failure_reason(failure: Failure) -> str:
     exc = failure.value
+    if isinstance(exc, EgressRefused):
+        return str(exc)
     if isinstance(exc, IgnoreRequest):
         text = str(exc) or "request ignored"
         return "forbidden by robots.txt" if "robots" in text.lower() else text
@@ -63,5 +67,22 @@ def failure_item(failure: Failure) -> dict[str, Any]:
         "source": meta.get("source"),
         "body": None,
         "reason": failure_reason(failure),
+        "note": None,
+    }
+
+
+def rejected_item(url: str, reason: str) -> dict[str, Any]:
+    """A given URL that was never requested (not an http(s) URL, too long, ...)."""
+    return {
+        "url": url,
+        "final_url": None,
+        "status": None,
+        "content_type": None,
+        "redirects": [],
+        "warc": None,
+        "revisit_of": None,
+        "source": None,
+        "body": None,
+        "reason": reason,
         "note": None,
     }
