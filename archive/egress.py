@@ -181,14 +181,13 @@ class EgressPolicy:
             c in net for c in candidates for net in self.networks if c.version == net.version
         )
 
-    def address_problem(self, ip: IPAddress) -> str | None:
-        """ "<address> is a <kind> address" when ``ip`` may not be connected to."""
+    def address_problem(self, ip: IPAddress, lead: str = "{ip} is a {kind} address") -> str | None:
+        """Why ``ip`` may not be connected to ("127.0.0.1 is a loopback address"), or None."""
         if self.address_allowed(ip):
             return None
         kind = address_kind(ip)
         inner = embedded_ipv4(ip)
-        shown = f"{ip} ({inner})" if inner else str(ip)
-        return f"{shown} is a {kind} address" if kind else None
+        return lead.format(ip=f"{ip} ({inner})" if inner else ip, kind=kind) if kind else None
 
     def host_problem(self, host: str) -> str | None:
         """Why a URL's host is refused as written (before DNS), or None."""

@@ -91,11 +91,11 @@ class EgressResolver(CachingThreadedResolver):
         return found.addCallback(self._judge, host)
 
     def _judge(self, address: str, host: str) -> str:
-        problem = self.policy.address_problem(parse_ip(address))  # type: ignore[arg-type]
+        lead = f"{host} resolves to {{ip}}, a {{kind}} address"
+        problem = self.policy.address_problem(parse_ip(address), lead)  # type: ignore[arg-type]
         if problem:
-            reason = f"{host} resolves to {problem}"
-            self.refused[host] = reason
-            raise EgressRefused(reason)
+            self.refused[host] = problem
+            raise EgressRefused(problem)
         return address
 
     def refusal(self, host: str) -> str | None:

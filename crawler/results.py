@@ -18,6 +18,16 @@ from twisted.python.failure import Failure
 from crawler.middlewares.egress import EgressRefused
 
 
+def truncated_reason(meta: dict) -> str | None:
+    if not meta.get("truncated"):
+        return None
+    limit = meta.get("truncated_at")
+    return (
+        f"truncated: the response is larger than DOWNLOAD_MAXSIZE ({limit} bytes); "
+        "the WARC keeps the part received"
+    )
+
+
 def page_item(response: Response) -> dict[str, Any]:
     meta = response.meta
     return {
@@ -30,7 +40,7 @@ def page_item(response: Response) -> dict[str, Any]:
         "revisit_of": meta.get("revisit_of"),
         "source": meta.get("source"),
         "body": response.body,
-        "reason": None,
+        "reason": truncated_reason(meta),
         "note": None,
     }
 
@@ -66,7 +76,7 @@ def failure_item(failure: Failure) -> dict[str, Any]:
         "revisit_of": None,
         "source": meta.get("source"),
         "body": None,
-        "reason": failure_reason(failure),
+        "reason": truncated_reason(meta) or failure_reason(failure),
         "note": None,
     }
 

@@ -64,7 +64,10 @@ DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 
 # --- components --------------------------------------------------------------------------------
-EXTENSIONS = {"crawler.extensions.archiver.Archiver": 0}
+EXTENSIONS = {
+    "crawler.extensions.archiver.Archiver": 0,
+    "crawler.extensions.sizelimit.TruncateOversize": 10,
+}
 DOWNLOADER_MIDDLEWARES = {
     # First: nothing is sent, not even robots.txt, for a URL the crawler must not reach.
     "crawler.middlewares.egress.EgressGuardMiddleware": 50,
