@@ -19,10 +19,12 @@ traceback), are logged as warnings and counted: ``sangrah/egress/refused`` and o
 from __future__ import annotations
 
 import logging
+from urllib.parse import urljoin
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import DNSLookupError
@@ -31,6 +33,7 @@ from archive.egress import EgressPolicy
 from crawler.resolver import EgressResolver
 
 logger = logging.getLogger(__name__)
+_REDIRECTS = {301, 302, 303, 307, 308}
 
 
 class EgressRefused(IgnoreRequest):
@@ -68,6 +71,17 @@ class EgressGuardMiddleware:
         if known := self._dns_refusal(request):
             self.refuse(request, known, "dns")
 
+    def process_response(self, request: Request, response: Response) -> Response:
+        # A redirect RedirectMiddleware did not follow because of its scheme (file:, ftp:...)
+        # would otherwise end as "Ignoring non-200 response"; say why it stopped.
+        location = response.headers.get("Location")
+        if response.status in _REDIRECTS and location and not request.meta.get("dont_redirect"):
+            target = urljoin(request.url, location.decode("latin-1"))
+            if problem := self.policy.url_problem(target):
+                hop = f"{_short(request.url)} to {_short(target)}"
+                self.refuse(request, problem, "redirect", f"redirect from {hop}")
+        return response
+
     def process_exception(self, request: Request, exception: BaseException) -> None:
         # Reached when nothing above retried the failed lookup (RETRY_ENABLED=False).
         if isinstance(exception, DNSLookupError) and (known := self._dns_refusal(request)):
@@ -78,16 +92,14 @@ class EgressGuardMiddleware:
             return None
         return self.resolver.refusal(urlparse_cached(request).hostname or "")
 
-    def refuse(self, request: Request, problem: str, how: str) -> None:
+    def refuse(self, request: Request, problem: str, how: str, what: str = "") -> None:
         if self.stats is not None:
             self.stats.inc_value("sangrah/egress/refused")
             self.stats.inc_value(f"sangrah/egress/refused_{how}")
         hops = request.meta.get("redirect_urls") or []
-        if how == "redirect" and hops:
-            hop = f"{_short(hops[-1])} to {_short(request.url)}"
-            reason = f"egress refused: redirect from {hop}: {problem}"
-        else:
-            reason = f"egress refused: {problem}"
+        if not what and how == "redirect" and hops:
+            what = f"redirect from {_short(hops[-1])} to {_short(request.url)}"
+        reason = f"egress refused: {what}: {problem}" if what else f"egress refused: {problem}"
         logger.warning("%s (%s)", reason, _short(request.url))
         raise EgressRefused(reason)
 
