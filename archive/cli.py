@@ -441,22 +441,57 @@ def browse(
     store: StoreOption = "./archive-data",
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    record_port: Annotated[
+        int | None, typer.Option(help="Port of the archived records' origin (default: port+1).")
+    ] = None,
 ) -> None:
     """Browse the archive in a web browser: articles, search, texts, captures (read-only).
 
-    Runs werkzeug's development server, meant for a browser on this machine.
+    Runs werkzeug's development server, meant for a browser on this machine. Archived records
+    are served from a second origin (--record-port) so that they never run on the UI's. Bound
+    beyond loopback (--host 0.0.0.0), every request needs the token in the printed URL.
 
     In production, put a WSGI server (gunicorn, waitress) in front of archive.web.create_app.
     """
-    from archive.web import create_app
+    import ipaddress
+    import secrets
+    import threading
 
+    from werkzeug.serving import make_server
+
+    from archive.web import create_app
+    from archive.web.app import Guard, loopback_hosts
+
+    record_port = record_port or port + 1
     try:
-        web = create_app(store)
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None  # a name, e.g. localhost
+    loopback = host == "localhost" or (address is not None and address.is_loopback)
+    token = None if loopback else secrets.token_urlsafe(24)
+    # Bound to every address, the names this machine is reached by are unknown: the token
+    # guards it; otherwise only the names of the bound address are accepted.
+    every = address is not None and address.is_unspecified
+    guard = Guard(None if every else loopback_hosts(host, (port, record_port)), token)
+    shown = "127.0.0.1" if every else (f"[{host}]" if ":" in host else host)
+    try:
+        ui = create_app(store, guard=guard, record_base=f":{record_port}")
+        records = create_app(store, guard=guard, records_only=True)
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    console.print(f"browsing {store} at http://{host}:{port}/ (Ctrl-C stops)")
-    web.run(host=host, port=port)
+    servers = [make_server(host, port, ui, threaded=True)]
+    servers.append(make_server(host, record_port, records, threaded=True))
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    console.print(f"browsing {store} at {url} (records from port {record_port}; Ctrl-C stops)")
+    threading.Thread(target=servers[1].serve_forever, daemon=True).start()
+    try:
+        servers[0].serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in servers:
+            server.server_close()
 
 
 def main() -> None:
