@@ -4,7 +4,8 @@ A name that passed the literal check (``crawler.middlewares.egress``) can still 
 127.0.0.1 or 169.254.169.254, now or after a rebinding between two lookups. The check therefore
 sits in the resolver Twisted connects with (``TWISTED_DNS_RESOLVER``): the address it returns is
 the one the socket connects to, so there is no window between the check and the connection.
-A refused lookup fails like a name that does not exist; the reason is kept in :attr:`refused`
+A refused lookup fails like a name that does not exist (:class:`AddressRefused`, a
+DNSLookupError); the reason is kept in :attr:`refused`
 for the middleware to report.
 
 Proxies from the environment (``HTTP_PROXY``...) are operator configuration: their hosts are
@@ -30,7 +31,7 @@ from twisted.internet.error import DNSLookupError
 from archive.egress import EgressPolicy, MalformedAddress, normal_host, parse_ip
 
 
-class EgressRefused(DNSLookupError):
+class AddressRefused(DNSLookupError):
     """The name resolved, but only to addresses the crawler must not connect to."""
 
 
@@ -74,8 +75,6 @@ class EgressResolver(CachingThreadedResolver):
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> defer.Deferred[str]:
         host = normal_host(name)
-        if host in self.proxies or self.policy.name_allowed(host):
-            return super().getHostByName(name, timeout)
         try:
             literal = parse_ip(host)
         except MalformedAddress:
@@ -88,6 +87,8 @@ class EgressResolver(CachingThreadedResolver):
             found: defer.Deferred[str] = defer.succeed(self.hosts[host])
         else:
             found = super().getHostByName(name, timeout)
+        if host in self.proxies or self.policy.name_allowed(host):
+            return found
         return found.addCallback(self._judge, host)
 
     def _judge(self, address: str, host: str) -> str:
@@ -95,7 +96,7 @@ class EgressResolver(CachingThreadedResolver):
         problem = self.policy.address_problem(parse_ip(address), lead)  # type: ignore[arg-type]
         if problem:
             self.refused[host] = problem
-            raise EgressRefused(problem)
+            raise AddressRefused(problem)
         return address
 
     def refusal(self, host: str) -> str | None:
