@@ -5,8 +5,7 @@ A name that passed the literal check (``crawler.middlewares.egress``) can still 
 sits in the resolver Twisted connects with (``TWISTED_DNS_RESOLVER``): the address it returns is
 the one the socket connects to, so there is no window between the check and the connection.
 A refused lookup fails like a name that does not exist (:class:`AddressRefused`, a
-DNSLookupError); the reason is kept in :attr:`refused`
-for the middleware to report.
+DNSLookupError); the reason is kept in :attr:`refused` for the middleware to report.
 
 Proxies from the environment (``HTTP_PROXY``...) are operator configuration: their hosts are
 allowed. Through a proxy the target name is resolved by the proxy, not here; the target URL's
