@@ -2,14 +2,16 @@
 
     scrapy crawl fetch -a urls_file=urls.json      # a JSON list of URLs, taken as they are
     scrapy crawl fetch -a urls="URL URL"           # or separated by whitespace
+    scrapy crawl fetch -a urls=URL,URL             # or by a comma right before http(s)://
 
-URLs are never split on commas (``?a=1,2`` is one URL). A URL that cannot be requested (another
+A comma elsewhere is part of the URL (``?a=1,2`` is one URL). A URL that cannot be requested (another
 scheme, too long, no host) is not requested: its item says why; the egress guard judges the rest.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,16 +24,17 @@ from archive.egress import syntax_problem
 from crawler.results import failure_item, page_item, rejected_item
 
 ERROR_STATUSES = list(range(400, 600))
+_SEPARATOR = re.compile(r"\s+|,(?=https?://)", re.IGNORECASE)
 
 
 def read_urls(urls: str | list[str] = "", urls_file: str | None = None) -> list[str]:
-    found = list(urls) if isinstance(urls, list) else urls.split()
+    found = list(urls) if isinstance(urls, list) else _SEPARATOR.split(urls)
     if urls_file:
         listed = json.loads(Path(urls_file).read_text("utf-8"))
         if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
             raise ValueError(f"{urls_file}: not a JSON list of URL strings")
         found += listed
-    return found
+    return [u for u in found if u]
 
 
 class FetchSpider(scrapy.Spider):
