@@ -4,8 +4,9 @@
     scrapy crawl fetch -a urls="URL URL"           # or separated by whitespace
     scrapy crawl fetch -a urls=URL,URL             # or by a comma right before http(s)://
 
-A comma elsewhere is part of the URL (``?a=1,2`` is one URL). A URL that cannot be requested (another
-scheme, too long, no host) is not requested: its item says why; the egress guard judges the rest.
+A comma elsewhere is part of the URL (``?a=1,2`` is one URL). A URL that cannot be requested
+(another scheme, too long, no host) is not requested: its item says why; the egress guard judges
+the rest.
 """
 
 from __future__ import annotations
