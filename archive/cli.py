@@ -115,9 +115,9 @@ def print_results(results: list[dict]) -> None:
     for r in results:
         ok = bool(r["txt"])
         mark = "[green]archived[/green]" if ok else "[yellow]no TXT[/yellow]"
-        out.print(f"{mark} {r['url']}")
+        out.print(f"{mark} {short_url(r['url'])}")
         if r.get("final_url") and r["final_url"] != r["url"]:
-            out.print(f"    final   {r['final_url']}")
+            out.print(f"    final   {short_url(r['final_url'])}")
         if r["status"] is not None:
             out.print(f"    status  {r['status']}")
         if r["txt"]:
@@ -174,22 +174,30 @@ def fetch(
 ) -> None:
     """Archive URLs now: WARC records for every exchange, a seed-format TXT per article."""
     check_store(store)
-    results = run_spider(
-        "fetch",
-        {"urls": ",".join(urls)},
-        store=store,
-        replay=replay,
-        settings=setting,
-        verbose=verbose,
-    )
+    from archive.egress import syntax_problem
+
+    bad = {u: problem for u in urls if (problem := syntax_problem(u))}
+    for url, problem in bad.items():
+        console.print(f"[red]not fetched: {short_url(url)}: {problem}[/red]", highlight=False)
+    good = [u for u in dict.fromkeys(urls) if u not in bad]
+    results = []
+    if good:
+        with tempfile.TemporaryDirectory(prefix="sangrah-urls-") as tmp:
+            # A file, not a comma-joined argument: URLs go to the spider exactly as given.
+            listed = Path(tmp, "urls.json")
+            listed.write_text(json.dumps(good), "utf-8")
+            results = run_spider(
+                "fetch",
+                {"urls_file": str(listed)},
+                store=store,
+                replay=replay,
+                settings=setting,
+                verbose=verbose,
+            )
     by_url = {r["url"]: r for r in results}
-    missing = [u for u in urls if u not in by_url]
-    for url in missing:
-        by_url[url] = {
-            "url": url, "final_url": None, "status": None, "txt": None, "warc": None,
-            "offset": None, "length": None, "title": None, "published": None,
-            "reason": "no result (the crawl stopped early; see the log)",
-        }  # fmt: skip
+    for url in urls:
+        if url not in by_url:
+            by_url[url] = no_result(url, bad.get(url))
     ordered = [by_url[u] for u in urls]
     if json_output:
         for r in ordered:
@@ -198,6 +206,19 @@ def fetch(
         print_results(ordered)
     warn_spool(store)
     raise typer.Exit(0 if all(r["txt"] for r in ordered) else 1)
+
+
+def no_result(url: str, reason: str | None) -> dict:
+    return {
+        "url": url, "final_url": None, "status": None, "txt": None, "warc": None,
+        "offset": None, "length": None, "title": None, "published": None, "note": None,
+        "reason": reason or "no result (the crawl stopped early; see the log)",
+    }  # fmt: skip
+
+
+def short_url(url: str, limit: int = 200) -> str:
+    """A URL fit for one line of output (a pasted 60,000-character one is not)."""
+    return url if len(url) <= limit else f"{url[:limit]}... ({len(url)} characters)"
 
 
 @app.command()
@@ -476,22 +497,57 @@ def browse(
     store: StoreOption = "./archive-data",
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    record_port: Annotated[
+        int | None, typer.Option(help="Port of the archived records' origin (default: port+1).")
+    ] = None,
 ) -> None:
     """Browse the archive in a web browser: articles, search, texts, captures (read-only).
 
-    Runs werkzeug's development server, meant for a browser on this machine.
+    Runs werkzeug's development server, meant for a browser on this machine. Archived records
+    are served from a second origin (--record-port) so that they never run on the UI's. Bound
+    beyond loopback (--host 0.0.0.0), every request needs the token in the printed URL.
 
     In production, put a WSGI server (gunicorn, waitress) in front of archive.web.create_app.
     """
-    from archive.web import create_app
+    import ipaddress
+    import secrets
+    import threading
 
+    from werkzeug.serving import make_server
+
+    from archive.web import create_app
+    from archive.web.app import Guard, loopback_hosts
+
+    record_port = record_port or port + 1
     try:
-        web = create_app(store)
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None  # a name, e.g. localhost
+    loopback = host == "localhost" or (address is not None and address.is_loopback)
+    token = None if loopback else secrets.token_urlsafe(24)
+    # Bound to every address, the names this machine is reached by are unknown: the token
+    # guards it; otherwise only the names of the bound address are accepted.
+    every = address is not None and address.is_unspecified
+    guard = Guard(None if every else loopback_hosts(host, (port, record_port)), token)
+    shown = "127.0.0.1" if every else (f"[{host}]" if ":" in host else host)
+    try:
+        ui = create_app(store, guard=guard, record_base=f":{record_port}")
+        records = create_app(store, guard=guard, records_only=True)
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    console.print(f"browsing {store} at http://{host}:{port}/ (Ctrl-C stops)")
-    web.run(host=host, port=port)
+    servers = [make_server(host, port, ui, threaded=True)]
+    servers.append(make_server(host, record_port, records, threaded=True))
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    console.print(f"browsing {store} at {url} (records from port {record_port}; Ctrl-C stops)")
+    threading.Thread(target=servers[1].serve_forever, daemon=True).start()
+    try:
+        servers[0].serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in servers:
+            server.server_close()
 
 
 def main() -> None:

@@ -15,6 +15,18 @@ from scrapy.http import Response
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
+from crawler.middlewares.egress import EgressRefused
+
+
+def truncated_reason(meta: dict) -> str | None:
+    if not meta.get("truncated"):
+        return None
+    limit = meta.get("truncated_at")
+    return (
+        f"truncated: the response is larger than DOWNLOAD_MAXSIZE ({limit} bytes); "
+        "the WARC keeps the part received"
+    )
+
 
 def page_item(response: Response) -> dict[str, Any]:
     meta = response.meta
@@ -28,13 +40,15 @@ def page_item(response: Response) -> dict[str, Any]:
         "revisit_of": meta.get("revisit_of"),
         "source": meta.get("source"),
         "body": response.body,
-        "reason": None,
+        "reason": truncated_reason(meta),
         "note": None,
     }
 
 
 def failure_reason(failure: Failure) -> str:
     exc = failure.value
+    if isinstance(exc, EgressRefused):
+        return str(exc)
     if isinstance(exc, IgnoreRequest):
         text = str(exc) or "request ignored"
         return "forbidden by robots.txt" if "robots" in text.lower() else text
@@ -62,6 +76,23 @@ def failure_item(failure: Failure) -> dict[str, Any]:
         "revisit_of": None,
         "source": meta.get("source"),
         "body": None,
-        "reason": failure_reason(failure),
+        "reason": truncated_reason(meta) or failure_reason(failure),
+        "note": None,
+    }
+
+
+def rejected_item(url: str, reason: str) -> dict[str, Any]:
+    """A given URL that was never requested (not an http(s) URL, too long, ...)."""
+    return {
+        "url": url,
+        "final_url": None,
+        "status": None,
+        "content_type": None,
+        "redirects": [],
+        "warc": None,
+        "revisit_of": None,
+        "source": None,
+        "body": None,
+        "reason": reason,
         "note": None,
     }

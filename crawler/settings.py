@@ -49,9 +49,28 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "hi,en;q=0.8",
 }
 
+# --- safety ------------------------------------------------------------------------------------
+# Networks (10.0.0.0/8) and host names (intranet.example, .example for a whole domain) the crawler
+# may reach although they are not public; by default only public addresses are (archive/egress.py).
+SANGRAH_EGRESS_ALLOW: list[str] = []
+# Connections go through a resolver that refuses forbidden addresses (crawler/resolver.py).
+TWISTED_DNS_RESOLVER = "crawler.resolver.EgressResolver"
+SANGRAH_DNS_HOSTS: dict[str, str] = {}  # name -> address, answered before DNS (tests, pinning)
+# Only http(s) is fetched: the file/ftp/s3/data handlers would read local files and other stores.
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
+# A news page is well under 5 MB; past DOWNLOAD_MAXSIZE the response is cut there and recorded as
+# truncated (crawler/extensions/sizelimit.py), so memory per request stays bounded.
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+
 # --- components --------------------------------------------------------------------------------
-EXTENSIONS = {"crawler.extensions.archiver.Archiver": 0}
+EXTENSIONS = {
+    "crawler.extensions.archiver.Archiver": 0,
+    "crawler.extensions.sizelimit.TruncateOversize": 10,
+}
 DOWNLOADER_MIDDLEWARES = {
+    # First: nothing is sent, not even robots.txt, for a URL the crawler must not reach.
+    "crawler.middlewares.egress.EgressGuardMiddleware": 50,
     # Scrapy 2.19's own lets concurrent requests past robots.txt (see the module).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.robotstxt.RobotsTxtMiddleware": 100,

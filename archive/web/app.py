@@ -5,10 +5,12 @@ Pages: ``/`` (articles newest first, filtered by source and publication date, pa
 ``/captures?url=URL`` (every capture of a URL) and ``/record?warc=&offset=&length=`` (one archived
 HTTP payload, decoded, with the Content-Type the server sent).
 
-Archived pages are foreign content served from this app's origin, so /record answers with
+Archived pages are foreign content. ``sangrah browse`` serves /record from a second origin (its
+own port), so an archived page never runs on the UI's origin; /record also answers with
 ``Content-Security-Policy: sandbox`` (an opaque origin: no scripts, no forms, no cookies of ours)
 and lets the page load nothing, not even from the live web; the UI's own pages allow only their
-stylesheet. No page needs JavaScript.
+stylesheet. No page needs JavaScript. A :class:`Guard` refuses unexpected Host headers (DNS
+rebinding) and, when the server listens beyond loopback, requests without the token.
 
 The catalog is brought up to date from the store when the app is created and, at most every
 ``refresh_seconds``, when a listing page is loaded. Each request opens its own catalog
@@ -17,11 +19,12 @@ connection: SQLite connections stay in their thread, and werkzeug serves each re
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from posixpath import basename
 from urllib.parse import urlsplit
 
@@ -83,15 +86,36 @@ class Refresher:
 
 
 def create_app(
-    store_uri: str, *, refresh_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+    store_uri: str,
+    *,
+    refresh_seconds: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
+    guard: Guard | None = None,
+    record_base: str | None = None,
+    records_only: bool = False,
 ) -> Flask:
-    """The browser app for the archive at `store_uri` (FileNotFoundError: no such directory)."""
+    """The browser app for the archive at `store_uri` (FileNotFoundError: no such directory).
+
+    `guard` checks Host headers and the token (see :class:`Guard`); `record_base`
+    (``http://127.0.0.1:8081``, or ``:8081`` for that port on the host the browser used) is the
+    other origin that serves /record: an app made with `records_only`, which serves nothing else.
+    """
     if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
         raise FileNotFoundError(f"no archive at {store_uri}")
     store = open_store(store_uri)
     app = Flask(__name__)
     refresh = Refresher(store, refresh_seconds, clock)
-    app.extensions["sangrah"] = {"store": store, "refresh": refresh}
+    app.extensions["sangrah"] = {
+        "store": store,
+        "refresh": refresh,
+        "record_base": (record_base or "").rstrip("/"),
+        "records_only": records_only,
+    }
+    if guard is not None:
+        app.before_request(guard.check)
+        app.after_request(guard.remember)
+    app.before_request(_split_origins)
+    app.jinja_env.globals["record_url"] = _record_url
     with Catalog.for_store(store) as catalog:
         refresh(catalog)
     app.register_blueprint(bp)
@@ -174,6 +198,66 @@ def record() -> Response:
     disposition = "attachment" if download else "inline"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{_filename(capture)}"'
     return response
+
+
+# --- origins, hosts, token ----------------------------------------------------------------------
+
+
+class Guard:
+    """Refuses requests whose Host header is not one of `hosts` (DNS rebinding: a page of another
+    site whose name now points here), and, with a `token`, requests that carry it neither in
+    ``?token=`` nor in the cookie the first such request sets. `hosts` None: any Host (a
+    server bound to every address cannot list the names it is reached by; the token guards it).
+    """
+
+    COOKIE = "sangrah_token"
+
+    def __init__(self, hosts: Collection[str] | None, token: str | None = None):
+        self.hosts = {h.lower() for h in hosts} if hosts is not None else None
+        self.token = token
+
+    def check(self) -> None:
+        if self.hosts is not None and request.host.lower() not in self.hosts:
+            abort(400, f"unexpected Host header: {request.host[:100]}")
+        if self.token is None:
+            return
+        given = request.args.get("token") or request.cookies.get(self.COOKIE) or ""
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            abort(403, "a token is required: use the URL `sangrah browse` printed")
+
+    def remember(self, response: Response) -> Response:
+        if self.token and request.args.get("token") == self.token:
+            response.set_cookie(self.COOKIE, self.token, httponly=True, samesite="Strict")
+        return response
+
+
+def loopback_hosts(host: str, ports: Collection[int]) -> set[str]:
+    """Host header values a server bound to `host` on `ports` answers to."""
+    names = {"127.0.0.1", "localhost", "[::1]", f"[{host}]" if ":" in host else host}
+    return {f"{name}:{port}" for name in names for port in ports}
+
+
+def _split_origins() -> Response | None:
+    """Archived records only on the record origin, and nothing else there."""
+    conf = current_app.extensions["sangrah"]
+    if conf["records_only"] and request.endpoint not in ("browse.record", "static"):
+        abort(404, "this origin serves archived records only")
+    if conf["record_base"] and request.endpoint == "browse.record":
+        return redirect(_record_base() + request.full_path.rstrip("?"))
+    return None
+
+
+def _record_base() -> str:
+    """The record origin; ``:PORT`` is that port on the host the browser used for the UI."""
+    base = current_app.extensions["sangrah"]["record_base"]
+    if not base.startswith(":"):
+        return base
+    host, _, port = request.host.rpartition(":")
+    return f"{request.scheme}://{host if port.isdigit() else request.host}{base}"
+
+
+def _record_url(**where) -> str:
+    return _record_base() + url_for("browse.record", **where)
 
 
 # --- helpers ------------------------------------------------------------------------------------
