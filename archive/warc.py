@@ -60,6 +60,7 @@ class Exchange:
     protocol: str = "HTTP/1.1"
     ip_address: str | None = None
     date: datetime | None = None
+    truncated: str | None = None  # WARC-Truncated reason ("length", "time"): the body was cut
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,8 @@ class WarcFileWriter:
         warc_headers = {"WARC-Record-ID": response_id, "WARC-Date": date}
         if exchange.ip_address:
             warc_headers["WARC-IP-Address"] = exchange.ip_address
+        if exchange.truncated:
+            warc_headers["WARC-Truncated"] = exchange.truncated
         http_headers = response_status_and_headers(exchange)
         if revisit_of is None:
             record = self._writer.create_warc_record(

@@ -316,4 +316,15 @@ def test_oversize_response_is_cut_recorded_and_said(proxy, tmp_path, path):
     assert "truncated" in done.stderr
     status, body = responses(tmp_path)[url]
     assert status == "200" and len(body) < 1_000_000 + 70_000
+    assert truncation(tmp_path, url) == "length"  # the record says its payload was cut
     assert done.returncode == 1
+
+
+def truncation(store: Path, url: str) -> str | None:
+    for warc in store.rglob("*.warc.gz"):
+        with warc.open("rb") as f:
+            for record in ArchiveIterator(f):
+                headers = record.rec_headers
+                if record.rec_type == "response" and headers.get_header("WARC-Target-URI") == url:
+                    return headers.get_header("WARC-Truncated")
+    return None

@@ -46,6 +46,7 @@ def exchange_from(request: Request, response: Response) -> Exchange:
         body=response.body,
         protocol=response.protocol or "HTTP/1.1",
         ip_address=str(ip) if ip else None,
+        truncated=request.meta.get("truncated"),  # set by crawler.extensions.sizelimit
     )
 
 
