@@ -168,7 +168,7 @@ class Catalog:
         captures = [self._capture(warc, e) for e in entries if e.fields.get("type") != "metadata"]
         articles = [
             self._article(e, dates) for e in entries
-            if e.fields.get("type") == "metadata" and e.fields.get("txt")
+            if e.fields.get("type") == "metadata" and _txt_of(e.fields)
         ]  # fmt: skip
         articles.sort(key=lambda a: a["captured"] or "")  # lines are in SURT order, not by time
         known = {a["txt"] for a in articles if self._rows(_BY_TXT, [a["txt"]], 1)}
@@ -200,6 +200,7 @@ class Catalog:
         ref = f.get("refers_to") or {}
         return {
             **{name: f.get(name) for name in _ARTICLE_FIELDS},
+            "txt": _txt_of(f),
             "url": entry.url,
             "published_utc": _utc(f.get("published")),
             "warc": ref.get("warc"),
@@ -320,3 +321,8 @@ class Catalog:
         sql += f" ORDER BY {order}, a.txt" + (" LIMIT ?" if limit else "")
         rows = self.db.execute(sql, [*args, limit] if limit else args).fetchall()
         return [{**dict(row), "extra": json.loads(row["extra"] or "{}")} for row in rows]
+
+
+def _txt_of(fields: dict) -> str | None:
+    """The TXT a metadata record names, or the one holding the same text (a later capture)."""
+    return fields.get("txt") or fields.get("txt_same_as")

@@ -149,7 +149,8 @@ def spool_dir(store: str) -> Path:
     return Path(os.environ.get("SANGRAH_SPOOL_DIR") or default_spool_dir(store))
 
 
-def warn_spool(store: str) -> None:
+def warn_spool(store: str) -> int:
+    """Say what waits in the spool; returns how many files wait."""
     spool = spool_dir(store)
     waiting = [
         p
@@ -161,6 +162,7 @@ def warn_spool(store: str) -> None:
             f"[red]{len(waiting)} files wait in the spool {spool}; "
             "they go up with the next run or `sangrah sync`.[/red]"
         )
+    return len(waiting)
 
 
 @app.command()
@@ -356,8 +358,8 @@ def crawl(
         if errors := s.get("discovery_errors"):
             more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
             out.print(f"    [yellow]feeds/sitemaps/listings failed: {errors[0]}{more}[/yellow]")
-    warn_spool(store)
-    raise typer.Exit(0 if all(s["ok"] for s in summaries) else 1)
+    waiting = warn_spool(store)
+    raise typer.Exit(0 if all(s["ok"] for s in summaries) and not waiting else 1)
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON: one object per line.")]

@@ -36,7 +36,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive import cdxj, faults
 from archive.captures import Capture, CaptureIndex
 from archive.indexer import rescue_open_warc, write_index
-from archive.recorder import WarcRecorder, index_key, is_abandoned
+from archive.recorder import ArchiveWriteError, WarcRecorder, index_key, is_abandoned
 from archive.spool import Spool
 from archive.storage import Store
 from archive.txtstore import (
@@ -214,7 +214,12 @@ class ArchiveSession:
             {**pending.metadata, "txt_pending": pending.folder},
             text=data,
         )
-        path = spool_pending(self.spool.directory, pending)
+        try:
+            path = spool_pending(self.spool.directory, pending)
+        except OSError as error:  # the spool's disk: nothing else can be kept either
+            raise ArchiveWriteError(
+                error.errno, f"cannot keep a pending TXT in {self.spool.directory}: {error}"
+            ) from error
         logger.error("TXT of %s waits in %s: %s", pending.canonical_url, path, reason)
         self.unstored.append((pending.canonical_url, reason))
         return PageResult(

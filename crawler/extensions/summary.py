@@ -66,7 +66,9 @@ class CrawlSummary:
         discovered = get("sangrah/discovered", 0)
         requested = get("sangrah/requested", 0)
         problem = None
-        if not discovered:
+        if failed := get("sangrah/write_failed"):
+            problem = f"stopped: {failed}"
+        elif not discovered:
             problem = "no article URL discovered"
         elif requested and not self.counts["archived"]:
             # On an incremental run, articles already archived prove that the source worked;
