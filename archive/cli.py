@@ -294,6 +294,12 @@ def crawl(
     refetch: Annotated[
         bool, typer.Option(help="Request articles already archived too (default: skip them).")
     ] = False,
+    revisit: Annotated[
+        str | None,
+        typer.Option(
+            help="48h, 2d: also re-fetch archived articles that young; edits become new versions."
+        ),
+    ] = None,
     start_url: Annotated[list[str] | None, typer.Option(help="generic: start page.")] = None,
     feed: Annotated[list[str] | None, typer.Option(help="generic: RSS/Atom feed.")] = None,
     sitemap: Annotated[list[str] | None, typer.Option(help="generic: sitemap.")] = None,
@@ -321,6 +327,7 @@ def crawl(
         "until": until,
         "limit": str(limit) if limit else None,
         "refetch": "1" if refetch else None,
+        "revisit": revisit,
     }
     per_source = {
         "pib": {"prid_range": prid_range},

@@ -64,8 +64,9 @@ class ArticleText:
 class PageResult:
     txt: str | None = None  # the TXT holding the text, once it is in the store
     pending: str | None = None  # why the TXT is not in the store yet
-    note: str | None = None
+    note: str | None = None  # same text as before, or a new version of an earlier TXT
     recorded: bool = True  # whether the text's records are in the WARC
+    new: bool = False  # this capture named a new TXT (a first text or a new version)
 
 
 @dataclass
@@ -177,10 +178,11 @@ class ArchiveSession:
             if recovering and not decision.names and not decision.store:
                 return PageResult(txt=decision.txt, note="named already")
             named = "txt" if decision.names else "txt_same_as"
+            version = {"version_of": decision.version_of} if decision.version_of else {}
             self.recorder.record_metadata(
                 pending.target_uri,
                 response,
-                {**pending.metadata, named: decision.txt},
+                {**pending.metadata, named: decision.txt, **version},
                 text=data if decision.names else None,
                 record_id=record_id,
             )
@@ -192,8 +194,10 @@ class ArchiveSession:
 
     def _store_text(self, decision: TxtDecision, data: bytes) -> PageResult:
         note = None if decision.names else "same text as an earlier capture of this article"
+        if decision.version_of:
+            note = f"a new version of {decision.version_of}"
         if not decision.store:
-            return PageResult(txt=decision.txt, note=note)
+            return PageResult(txt=decision.txt, note=note, new=decision.names)
         try:
             self.names.store_txt(decision.txt, data)
         except OSError as exc:
@@ -203,7 +207,7 @@ class ArchiveSession:
             return PageResult(pending=f"the store failed ({reason}): `sangrah sync` stores the TXT")
         self._confirmed.add(decision.txt)
         faults.point("txt.stored")
-        return PageResult(txt=decision.txt, note=note)
+        return PageResult(txt=decision.txt, note=note, new=decision.names)
 
     def _defer(self, pending: PendingText, data: bytes, exc: OSError) -> PageResult:
         """The store could not be asked for a name: keep the text for the next recovery."""

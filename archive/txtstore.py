@@ -84,6 +84,7 @@ class TxtDecision:
     txt: str
     names: bool
     store: bool
+    version_of: str | None = None  # the TXT of this article's previous text, if any
 
 
 class TxtNames:
@@ -125,7 +126,7 @@ class TxtNames:
                 self._store.put_bytes(key, claim.to_bytes(), overwrite=False)
             except FileExistsError:
                 continue  # another writer claimed this text meanwhile; its name wins
-            return TxtDecision(txt, names=True, store=True)
+            return TxtDecision(txt, names=True, store=True, version_of=self._previous(key))
         raise RuntimeError(f"cannot claim a TXT name for {canonical_url}")
 
     def _decide_existing(self, key: str, claim: TxtClaim, warc: str, record_id: str) -> TxtDecision:
@@ -148,6 +149,13 @@ class TxtNames:
         taken = TxtClaim(claim.txt, warc, record_id, claim.url, _now())
         self._store.put_bytes(key, taken.to_bytes(), overwrite=True)
         return TxtDecision(claim.txt, names=True, store=True)
+
+    def _previous(self, key: str) -> str | None:
+        """The TXT of the latest other text claimed for the same article: an edited article
+        becomes a new version linked to the one before, never a silent twin."""
+        folder = key.rsplit("/", 1)[0] + "/"
+        claims = [c for k in self._store.iter_keys(folder) if k != key and (c := self._lookup(k))]
+        return max(claims, key=lambda c: c.created).txt if claims else None
 
     def _lookup(self, key: str) -> TxtClaim | None:
         try:

@@ -208,6 +208,27 @@ def test_second_crawl_is_incremental(tmp_path):
     assert len(revisits) == archived
     assert sorted(tmp_path.joinpath("txt").rglob("*.txt")) == txts
 
+    # --revisit: archived articles published within the age are requested again (the corpus's
+    # dated links are years old, so an age of 100 years takes them, a day takes none).
+    young, results, summaries = run_crawl(tmp_path, "webdunia", "--revisit", "36500d")
+    assert young.returncode == 0, young.stderr[-2000:]
+    assert summaries["webdunia"]["skipped"].get("already_archived", 0) < archived
+    assert any(r.get("revisit") for r in results)
+    assert sorted(tmp_path.joinpath("txt").rglob("*.txt")) == txts  # unchanged: no new version
+    _old, results, summaries = run_crawl(tmp_path, "webdunia", "--revisit", "1d")
+    assert summaries["webdunia"]["skipped"]["already_archived"] == archived
+
+
+def test_revisit_age() -> None:
+    from datetime import timedelta
+
+    from crawler.spiders.base import parse_age
+
+    assert parse_age("48h") == parse_age("2d") == parse_age("48") == timedelta(hours=48)
+    assert parse_age("90m") == timedelta(minutes=90)
+    with pytest.raises(ValueError, match="not an age"):
+        parse_age("yesterday")
+
 
 def test_dead_feed_fails_loudly(tmp_path):
     """A source whose feeds, sitemaps and listings all went away must not pass silently."""

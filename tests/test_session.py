@@ -346,3 +346,24 @@ def _member_ends(data: bytes) -> list[int]:
         pos = len(data) - len(inflater.unused_data)
         ends.append(pos)
     return ends
+
+
+def test_a_changed_text_is_a_new_version_of_the_last(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    session = new_session(store, tmp_path / "spool")
+    first = archive_one(session, 1)
+    second = archive_one(session, 1, text="शीर्षक\n\nसंपादित पाठ।\n")
+    third = archive_one(session, 1, text="शीर्षक\n\nफिर संपादित पाठ।\n")
+    again = archive_one(session, 1, text="शीर्षक\n\nसंपादित पाठ।\n")  # back to version 2
+    session.close()
+    assert second.note == f"a new version of {first.txt}" and second.new
+    assert third.note == f"a new version of {second.txt}"
+    assert again.txt == second.txt and not again.new
+    (index,) = [k for k in store.iter_keys("warc/") if k.endswith(".cdxj")]
+    links = {
+        e.fields["txt"]: e.fields.get("version_of")
+        for e in cdxj.parse(store.get_bytes(index))
+        if e.fields.get("txt")
+    }
+    assert links == {first.txt: None, second.txt: first.txt, third.txt: second.txt}
+    assert_clean(store)

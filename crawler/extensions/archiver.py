@@ -187,7 +187,7 @@ class Archiver:
         if article is not None:
             if result.pending:
                 self.count("txt_unstored")
-            elif result.note:
+            elif not result.new:
                 self.count("txt_unchanged")
             else:
                 self.count("txt_written")

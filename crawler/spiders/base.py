@@ -9,7 +9,9 @@ IST days; undated links are kept), sorted newest first, cut to ``limit`` and req
 answer becomes one result item, like ``fetch``'s.
 
 Spider arguments (``-a name=value``): since, until, limit, refetch (request articles whose
-TXT is already in the store again; by default a crawl is incremental and skips them).
+TXT is already in the store again; by default a crawl is incremental and skips them), revisit
+(``48h``, ``2d``: also request archived articles published that recently, so that edits
+become new versions of their TXT).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,6 +73,17 @@ def _query(url: str) -> dict[str, str]:
     return dict(p.split("=", 1) for p in urlsplit(url).query.split("&") if "=" in p)
 
 
+def parse_age(value: str) -> timedelta:
+    """``48h``, ``2d``, ``90m`` or a plain number of hours."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    text = str(value).strip().lower()
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "h")
+    try:
+        return timedelta(**{units[unit]: float(number)})
+    except ValueError:
+        raise ValueError(f"revisit: {value!r} is not an age like 48h, 2d or 90m") from None
+
+
 def months(since: date, until: date) -> Iterator[tuple[int, int]]:
     """(year, month) from until's month back to since's month, newest first."""
     y, m = until.year, until.month
@@ -88,9 +101,11 @@ class NewsSiteSpider(scrapy.Spider):
         until: str | None = None,
         limit: str | int | None = None,
         refetch: str | bool = False,
+        revisit: str | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self.revisit = parse_age(revisit) if revisit else None
         # Incremental by default: an article whose TXT is in the store is not requested again.
         self.refetch = refetch not in (False, "", "0", "false", "False")
         self.since = _day(since, "since")
@@ -306,6 +321,12 @@ class NewsSiteSpider(scrapy.Spider):
         archiver = self.crawler.get_extension(Archiver)
         return archiver is not None and archiver.captures.has_article(found.canonical)
 
+    def young(self, found: Found) -> bool:
+        """Published within ``revisit`` (undated links are not: nothing says they are new)."""
+        if self.revisit is None or found.date is None:
+            return False
+        return datetime.now(found.date.tzinfo or IST) - found.date <= self.revisit
+
     def sort_key(self, found: Found) -> tuple:
         """Newest first: dated links by date, then the undated ones in discovery order."""
         if found.date is None:
@@ -322,7 +343,11 @@ class NewsSiteSpider(scrapy.Spider):
             elif not self.agency_ok(found):
                 stats.inc_value("sangrah/skipped/other_agency")
             elif not self.refetch and self.already_archived(found):
-                stats.inc_value("sangrah/skipped/already_archived")
+                if not self.young(found):
+                    stats.inc_value("sangrah/skipped/already_archived")
+                    continue
+                stats.inc_value("sangrah/revisited")
+                chosen.append(found)
             else:
                 chosen.append(found)
         chosen.sort(key=self.sort_key)
