@@ -43,6 +43,7 @@ from archive.txtstore import (
     PendingText,
     TxtDecision,
     TxtNames,
+    abandoned_key,
     pending_texts,
     spool_pending,
     txt_folder,
@@ -197,6 +198,11 @@ class ArchiveSession:
         if decision.version_of:
             note = f"a new version of {decision.version_of}"
         if not decision.store:
+            if not decision.names and decision.txt not in self._confirmed:
+                if not self.store.exists(decision.txt):  # its namer is still at work
+                    return PageResult(
+                        pending=f"another writer is storing this text as {decision.txt}"
+                    )
             return PageResult(txt=decision.txt, note=note, new=decision.names)
         try:
             self.names.store_txt(decision.txt, data)
@@ -303,6 +309,10 @@ class ArchiveSession:
                 if rescue_open_warc(path, key):
                     report.rescued.append(key)
                     logger.warning("sealed %s, left open by a run that died", key)
+                else:  # nothing in it: a claim naming it will never be backed
+                    self.store.put_bytes(
+                        abandoned_key(key), b"dropped: no records\n", overwrite=True
+                    )
             except Exception as exc:
                 report.failed.append((key, f"cannot rescue: {type(exc).__name__}: {exc}"))
         for key in self.spool.pending():

@@ -59,6 +59,12 @@ def ordinal_claim_key(folder: str, ordinal: int) -> str:
     return f"{CLAIMS}/ordinal/{folder}/{ordinal:03d}"
 
 
+def abandoned_key(warc: str) -> str:
+    """Marks a WARC whose writer died before it held anything but its warcinfo record: it was
+    dropped, so no claim naming it can ever be backed by a record."""
+    return f"{CLAIMS}/abandoned/{warc}"
+
+
 @dataclass(frozen=True)
 class TxtClaim:
     txt: str  # the TXT key
@@ -137,7 +143,8 @@ class TxtNames:
             backed = claim.record.encode() in self._store.get_bytes(index)
         except FileNotFoundError:
             age = datetime.now(UTC) - datetime.fromisoformat(claim.created)
-            if age < self._stale_after:
+            dropped = self._store.exists(abandoned_key(claim.warc))
+            if age < self._stale_after and not dropped:
                 # Its writer is still running (or its spool is not synced yet): that writer
                 # names and stores the file.
                 return TxtDecision(claim.txt, names=False, store=False)

@@ -367,3 +367,33 @@ def test_a_changed_text_is_a_new_version_of_the_last(tmp_path: Path) -> None:
     }
     assert links == {first.txt: None, second.txt: first.txt, third.txt: second.txt}
     assert_clean(store)
+
+
+def test_claim_in_a_warc_that_held_nothing_is_taken_over(tmp_path: Path, monkeypatch) -> None:
+    """The writer died right after claiming, in a WARC it had just opened: recovery drops that
+    WARC (a warcinfo record alone) and marks it, so the claim is not waited on for a day."""
+    store = LocalStore(tmp_path / "store")
+    first = new_session(store, tmp_path / "spool")
+    ref, _ = first.record_exchange(exchange(1))
+    first.recorder.close()  # the next claim opens a fresh file
+    monkeypatch.setenv("SANGRAH_FAIL_AT", "txt.claimed")
+    with pytest.raises(OSError):
+        first.record_page(ref_url(1), ref, {}, article(1))
+    monkeypatch.delenv("SANGRAH_FAIL_AT")
+    first.recorder._file.close()  # dies without sealing
+    second = new_session(store, tmp_path / "spool")
+    assert list(store.iter_keys("claims/abandoned/"))
+    result = archive_one(second, 1)
+    second.close()
+    assert result.txt and result.new
+    assert_clean(store)
+
+
+def test_a_text_another_writer_is_storing_is_pending_not_claimed(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    names = TxtNames(store)
+    names.decide("txt/ndtv/2025/05/05", ref_url(1), _sha(article(1).data), "warc/x.warc.gz", "r1")
+    session = new_session(store, tmp_path / "spool")
+    result = archive_one(session, 1)
+    session.close()
+    assert result.txt is None and "another writer" in result.pending
