@@ -1,14 +1,22 @@
-"""What is already archived: the latest capture of each URL, read from the per-WARC indexes.
+"""What is already archived: the latest capture of each URL, and which articles have a TXT.
 
-Derived state only: it is rebuilt from the CDXJ files in the store (the truth) at the start of a
-run and extended as the run records new captures. Used to write ``revisit`` records instead of a
-second copy (and a second TXT) of a payload that has not changed.
+Derived state only, rebuilt from the CDXJ files (the truth). A run reads it from the local
+catalog (archive.catalog), which it first brings up to date from the index files published
+since its last update, and asks per URL: what a run costs follows what it fetches, not the
+size of the archive (the whole state is never loaded). Captures the run itself records are kept
+in memory on top. Used to write ``revisit`` records instead of a second copy of an unchanged
+payload, and by incremental crawls to skip articles that have a TXT.
 """
 
 from __future__ import annotations
 
+import io
 import logging
-from dataclasses import dataclass
+import sqlite3
+import threading
+from dataclasses import dataclass, replace
+
+from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj
 from archive.storage import Store
@@ -29,20 +37,32 @@ class Capture:
 
 
 class CaptureIndex:
-    def __init__(self) -> None:
+    def __init__(self, db_path: str | None = None, store: Store | None = None) -> None:
         self._latest: dict[str, Capture] = {}
         self._txt: dict[tuple[str, int], str] = {}
         self._articles: set[str] = set()  # canonical URLs with a TXT
+        self._store = store
+        self._db = None
+        self._lock = threading.Lock()
+        if db_path is not None:
+            # Read-only, shared by the archive's worker threads (under the lock).
+            uri = f"file:{db_path}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=60)
 
     def __len__(self) -> int:
         return len(self._latest)
 
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
     def get(self, url: str) -> Capture | None:
-        capture = self._latest.get(url)
+        capture = self._latest.get(url) or self._stored_capture(url)
         if capture is None:
             return None
-        txt = self._txt.get((capture.warc, capture.offset))
-        return capture if txt == capture.txt else Capture(**{**capture.__dict__, "txt": txt})
+        txt = self._txt.get((capture.warc, capture.offset)) or capture.txt
+        return capture if txt == capture.txt else replace(capture, txt=txt)
 
     def add_response(self, capture: Capture) -> None:
         previous = self._latest.get(capture.url)
@@ -57,8 +77,52 @@ class CaptureIndex:
 
     def has_article(self, canonical_url: str) -> bool:
         """Whether a TXT of this article is in the store (an incremental crawl skips it)."""
-        return canonical_url in self._articles
+        if canonical_url in self._articles:
+            return True
+        return bool(self._query("SELECT 1 FROM articles WHERE canonical_url = ?", canonical_url))
 
+    # --- the catalog -----------------------------------------------------------------------
+    def _query(self, sql: str, *args) -> list[tuple]:
+        if self._db is None:
+            return []
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _stored_capture(self, url: str) -> Capture | None:
+        rows = self._query(
+            "SELECT warc, offset, length, date, digest FROM captures "
+            "WHERE url = ? AND is_revisit = 0 AND digest IS NOT NULL "
+            "ORDER BY date DESC LIMIT 1",
+            url,
+        )
+        if not rows:
+            return None
+        warc, offset, length, date, digest = rows[0]
+        txts = self._query(
+            "SELECT u.txt FROM article_urls u JOIN articles a USING (txt) WHERE u.url = ? "
+            "ORDER BY a.captured DESC LIMIT 1",
+            url,
+        )
+        record_id = self._record_id(warc, offset, length)
+        if record_id is None:
+            return None
+        return Capture(
+            url, warc, offset, length, record_id, date, digest, txts[0][0] if txts else None
+        )
+
+    def _record_id(self, warc: str, offset: int, length: int) -> str | None:
+        """The WARC-Record-ID of a stored record (a revisit must name it): one ranged read."""
+        if self._store is None:
+            return None
+        try:
+            data = self._store.read_range(warc, offset, length)
+            record = next(iter(ArchiveIterator(io.BytesIO(data))))
+        except (OSError, StopIteration, ValueError) as exc:
+            logger.warning("cannot read the record at %s:%d (%s)", warc, offset, exc)
+            return None
+        return record.rec_headers.get_header("WARC-Record-ID")
+
+    # --- without a catalog (tests, tools) --------------------------------------------------
     def add_index(self, index_key: str, data: bytes) -> None:
         """Take in one CDXJ file; revisit lines are skipped (they point at an original)."""
         warc = index_key.removesuffix(".cdxj") + ".warc.gz"
@@ -86,10 +150,12 @@ class CaptureIndex:
                 )
 
     @classmethod
-    def load(cls, store: Store, prefix: str = "warc/") -> CaptureIndex:
-        index = cls()
-        for key in store.iter_keys(prefix):
-            if key.endswith(".cdxj"):
-                index.add_index(key, store.get_bytes(key))
-        logger.info("capture index: %d URLs from %s", len(index), store.uri)
-        return index
+    def load(cls, store: Store) -> CaptureIndex:
+        """The state of ``store``: its catalog, brought up to date first."""
+        from archive.catalog import Catalog
+
+        with Catalog.for_store(store) as catalog:
+            added = catalog.update(store)
+            path = str(catalog.path)
+        logger.info("capture state: catalog %s (%d new index files)", path, added)
+        return cls(path, store)

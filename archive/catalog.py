@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from archive import cdxj
+from archive import cdxj, indexlog
 from archive.layout import is_local
 from archive.storage import Store, path_from_uri
 from archive.text import from_seed_txt, normalize
@@ -95,6 +95,7 @@ class Catalog:
     def __init__(self, path: str | os.PathLike[str], store_uri: str) -> None:
         self.path = Path(path)
         self.store_uri = store_uri
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         owner = None
@@ -146,16 +147,47 @@ class Catalog:
     def ingested(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT key FROM indexes ORDER BY key")]
 
-    def update(self, store: Store) -> int:
-        """Read the CDXJ files not read before; returns how many."""
+    def update(self, store: Store, *, full: bool = False) -> int:
+        """Read the CDXJ files not read before; returns how many.
+
+        The first update (or ``full``) lists every index file; later ones follow the index log
+        (archive.indexlog) from where the last one stopped, so their cost follows what was
+        published since, not the size of the archive.
+        """
+        started = datetime.now(UTC)
+        position = None if full else self._meta("log_position")
+        if position is None:
+            listed = [k for k in store.iter_keys("warc/") if k.endswith(".cdxj")]
+        else:
+            listed = [*indexlog.published_since(store, position), *self._waiting()]
         seen = set(self.ingested())
-        new = [k for k in store.iter_keys("warc/") if k.endswith(".cdxj") and k not in seen]
+        new = [k for k in dict.fromkeys(listed) if k not in seen]
+        waiting = []
         for key in new:
             try:
                 self._ingest(store, key, store.get_bytes(key))
+            except FileNotFoundError:  # logged before it was published: next time
+                waiting.append(key)
             except (ValueError, KeyError, TypeError) as exc:  # skipped, tried again next time
                 logger.warning("%s: not a readable index (%r)", key, exc)
+                waiting.append(key)
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('waiting', ?)", (json.dumps(waiting),)
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('log_position', ?)",
+                (indexlog.position(started),),
+            )
         return len(new)
+
+    def _meta(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def _waiting(self) -> list[str]:
+        return json.loads(self._meta("waiting") or "[]")
 
     def rebuild(self, store: Store) -> int:
         self._reset()

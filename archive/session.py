@@ -33,7 +33,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj, faults
+from archive import cdxj, faults, indexlog
 from archive.captures import Capture, CaptureIndex
 from archive.indexer import rescue_open_warc, write_index
 from archive.recorder import ArchiveWriteError, WarcRecorder, index_key, is_abandoned
@@ -266,6 +266,8 @@ class ArchiveSession:
         if warc_path.exists():
             self._complete_texts(warc_path, cdxj.parse(index_path.read_bytes()))
         faults.point("publish.completed")
+        if index_path.exists():  # announce it to incremental readers (the catalog)
+            self.store.put_bytes(indexlog.entry_key(index), index.encode(), overwrite=True)
         self.spool.publish(warc_key)
         faults.point("publish.warc")
         self.spool.publish(index)
@@ -295,6 +297,7 @@ class ArchiveSession:
         sealed = self.recorder.close()
         if sealed:
             self.publish(sealed[0])
+        self.captures.close()
 
     # --- recovery --------------------------------------------------------------------------
     def recover(self, *, load_captures: bool = True) -> RecoveryReport:
@@ -327,6 +330,7 @@ class ArchiveSession:
         if report.failed:
             return report  # the store refuses files; names must wait too
         if load_captures:
+            self.captures.close()
             self.captures = CaptureIndex.load(self.store)
         for path, pending in pending_texts(self.spool.directory):
             result = self._record_text(pending, pending.text.encode("utf-8"), recovering=True)

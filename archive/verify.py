@@ -27,7 +27,7 @@ from typing import BinaryIO
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive import cdxj
+from archive import cdxj, indexlog
 from archive.indexer import index_warc, whole_records_length
 from archive.recorder import index_key
 from archive.storage import Store
@@ -119,6 +119,7 @@ def verify_store(store: Store, *, repair: bool = False) -> VerifyReport:
         if index not in key_set:
             if repair and entries is not None:
                 store.put_bytes(index, cdxj.render(entries), overwrite=True)
+                store.put_bytes(indexlog.entry_key(index), index.encode(), overwrite=True)
             problem("missing index", key, f"no {index}", repaired=repair and entries is not None)
         elif entries is not None:
             stored = {e.fields.get("offset") for e in cdxj.parse(store.get_bytes(index))}

@@ -205,6 +205,7 @@ def test_update_is_incremental(archive, tmp_path):
 # --- unit tests on hand-written indexes ---------------------------------------------------------
 
 TXT = "txt/ndtv/2025/05/05/000_0123456789abcdef.txt"
+TXT2 = "txt/ndtv/2024/01/01/000_fedcba9876543210.txt"
 WARC = "warc/2025/05/05/sangrah-20250505120000000000-00000-h-1.warc.gz"
 PAGE = "https://ndtv.in/india/a-1"
 TWIN = "https://ndtv.in/amp/india/a-1"
@@ -348,3 +349,50 @@ def test_a_broken_index_is_skipped_not_fatal(hand_store, tmp_path, caplog):
         assert broken in caplog.text
         assert catalog.ingested() == [WARC.replace(".warc.gz", ".cdxj")]
         assert [r["txt"] for r in catalog.articles()] == [TXT]
+
+
+class ListingStore(LocalStore):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.listed: list[str] = []
+
+    def iter_keys(self, prefix: str = ""):
+        self.listed.append(prefix)
+        return super().iter_keys(prefix)
+
+
+def test_later_updates_follow_the_index_log_not_the_archive(hand_store, tmp_path):
+    """After the first update, only the log of what was published since is listed, and an
+    index published late under an old name (a spool synced days later) is found through it."""
+    from archive import indexlog
+
+    store = ListingStore(hand_store.root)
+    with Catalog(tmp_path / "c.sqlite", store.uri) as catalog:
+        assert catalog.update(store) == 1
+        assert "warc/" in store.listed
+        store.listed.clear()
+        late = "warc/2024/01/01/sangrah-20240101000000000000-00000-h-9.cdxj"
+        other = "https://ndtv.in/india/b-2"
+        entries = [response(other, 100, 10), metadata(other, "पुरानी खबर", 100, txt=TXT2)]
+        store.put_bytes(TXT2, "पुरानी खबर\n\nपाठ।\n".encode())
+        store.put_bytes(indexlog.entry_key(late), late.encode())
+        store.put_bytes(late, cdxj.render(entries))
+        assert catalog.update(store) == 1
+        assert "warc/" not in store.listed  # the archive itself is not listed again
+        assert all(prefix.startswith("indexlog/") for prefix in store.listed)
+        assert late in catalog.ingested()
+        assert catalog.update(store) == 0
+
+
+def test_a_logged_index_not_yet_published_is_retried(hand_store, tmp_path):
+    from archive import indexlog
+
+    with Catalog(tmp_path / "c.sqlite", hand_store.uri) as catalog:
+        catalog.update(hand_store)
+        soon = "warc/2025/05/07/sangrah-20250507000000000000-00000-h-2.cdxj"
+        hand_store.put_bytes(indexlog.entry_key(soon), soon.encode())
+        catalog.update(hand_store)
+        assert soon not in catalog.ingested()
+        hand_store.put_bytes(soon, cdxj.render([response("https://ndtv.in/c", 5, 5)]))
+        catalog.update(hand_store)
+        assert soon in catalog.ingested()
