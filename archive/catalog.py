@@ -17,18 +17,19 @@ import json
 import logging
 import os
 import sqlite3
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from archive import cdxj, indexlog
-from archive.layout import is_local
+from archive.layout import default_spool_dir, is_local
 from archive.storage import Store, path_from_uri
 from archive.text import from_seed_txt, normalize
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+STORE_ID = "claims/store-id"
 TOKENIZER = "unicode61 categories 'L* N* Co M*'"
 _UNSEARCHED = dict.fromkeys(map(ord, "\u200c\u200d\u093c"), None)  # ZWNJ, ZWJ, nukta
 
@@ -58,14 +59,27 @@ _ARTICLE_FIELDS = (
 
 def catalog_path(store_uri: str) -> Path:
     """``$SANGRAH_CATALOG``, else ``<store>/.catalog.sqlite`` for a local store (a dot name, so
-    not a store key), else ``./catalog-<bucket>[-<prefix>].sqlite``."""
+    not a store key), else ``.catalog.sqlite`` in the store's spool folder (``$SANGRAH_SPOOL_DIR``
+    or ``./spool/<store>``), where the rest of a remote store's local state lives."""
     if override := os.environ.get("SANGRAH_CATALOG"):
         return Path(override)
     if is_local(store_uri):
         return path_from_uri(store_uri) / ".catalog.sqlite"
-    parts = urlsplit(store_uri)
-    prefix = parts.path.strip("/").replace("/", "_")
-    return Path(f"catalog-{parts.netloc}{'-' + prefix if prefix else ''}.sqlite")
+    spool = os.environ.get("SANGRAH_SPOOL_DIR")
+    return (Path(spool) if spool else default_spool_dir(store_uri)) / ".catalog.sqlite"
+
+
+def store_identity(store: Store) -> str:
+    """A random name the store keeps (``claims/store-id``, made by the first who asks): a
+    catalog of a store that was emptied and made anew under the same URI is not trusted."""
+    try:
+        return store.get_bytes(STORE_ID).decode()
+    except FileNotFoundError:
+        try:
+            store.put_bytes(STORE_ID, uuid.uuid4().hex.encode(), overwrite=False)
+        except FileExistsError:
+            pass
+        return store.get_bytes(STORE_ID).decode()
 
 
 def search_form(text: str) -> str:
@@ -155,6 +169,9 @@ class Catalog:
         published since, not the size of the archive.
         """
         started = datetime.now(UTC)
+        identity = store_identity(store)
+        if self._meta("store_id") not in (None, identity):
+            self._reset()  # the same URI, another store (a bucket made anew): start over
         position = None if full else self._meta("log_position")
         if position is None:
             listed = [k for k in store.iter_keys("warc/") if k.endswith(".cdxj")]
@@ -180,6 +197,7 @@ class Catalog:
                 "INSERT OR REPLACE INTO meta VALUES ('log_position', ?)",
                 (indexlog.position(started),),
             )
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('store_id', ?)", (identity,))
         return len(new)
 
     def _meta(self, name: str) -> str | None:

@@ -17,7 +17,7 @@ import pytest
 
 from archive import catalog as catalog_module
 from archive import cdxj
-from archive.catalog import Catalog, catalog_path
+from archive.catalog import STORE_ID, Catalog, catalog_path
 from archive.storage import open_store
 from archive.storage.local import LocalStore
 from tests.corpus_urls import CORPUS
@@ -195,7 +195,8 @@ def test_update_is_incremental(archive, tmp_path):
         old = catalog.ingested()
         assert catalog.update(counting) == 1
         new_index = later["warc"].replace(".warc.gz", ".cdxj")
-        assert counting.read == [new_index, later["txt"]]  # nothing read again
+        read = [k for k in counting.read if k != STORE_ID]
+        assert read == [new_index, later["txt"]]  # nothing read again
         assert catalog.ingested() == sorted([*old, new_index])
         assert catalog.update(counting) == 0
     rows = json_lines(sangrah(store, "ls", "--json"))
@@ -315,8 +316,11 @@ def test_catalog_path(monkeypatch, tmp_path):
     monkeypatch.delenv("SANGRAH_CATALOG", raising=False)
     assert catalog_path(open_store(str(tmp_path)).uri) == tmp_path / ".catalog.sqlite"
     assert catalog_path("./data") == Path("data/.catalog.sqlite")
-    assert catalog_path("s3://bucket") == Path("catalog-bucket.sqlite")
-    assert catalog_path("s3://bucket/a/b/") == Path("catalog-bucket-a_b.sqlite")
+    monkeypatch.delenv("SANGRAH_SPOOL_DIR", raising=False)
+    assert catalog_path("s3://bucket") == Path("spool/s3_bucket/.catalog.sqlite")
+    assert catalog_path("s3://bucket/a/b/") == Path("spool/s3_bucket_a_b/.catalog.sqlite")
+    monkeypatch.setenv("SANGRAH_SPOOL_DIR", str(tmp_path / "spool"))
+    assert catalog_path("s3://bucket") == tmp_path / "spool/.catalog.sqlite"
     monkeypatch.setenv("SANGRAH_CATALOG", str(tmp_path / "x.sqlite"))
     assert catalog_path("s3://bucket") == tmp_path / "x.sqlite"
 
@@ -338,7 +342,20 @@ def test_catalog_of_an_s3_store(s3_server, s3_bucket, s3_store, hand_store, tmp_
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["text"] == hand_store.get_bytes(TXT).decode()
-    assert (tmp_path / f"catalog-{s3_bucket}-run1.sqlite").exists()
+    assert (tmp_path / f"spool/s3_{s3_bucket}_run1/.catalog.sqlite").exists()
+
+
+def test_a_store_made_anew_under_the_same_uri_resets_the_catalog(hand_store, tmp_path):
+    from archive.catalog import STORE_ID
+
+    with Catalog(tmp_path / "c.sqlite", hand_store.uri) as catalog:
+        catalog.update(hand_store)
+        assert catalog.articles()
+        for key in list(hand_store.iter_keys()):
+            hand_store.delete(key)  # the bucket is emptied and used again
+        catalog.update(hand_store)
+        assert catalog.articles() == []
+        assert hand_store.exists(STORE_ID)
 
 
 def test_a_broken_index_is_skipped_not_fatal(hand_store, tmp_path, caplog):
