@@ -245,9 +245,10 @@ def test_units_parse_and_run_one_source_per_instance():
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_systemd_analyze_verify(tmp_path):
     """Each source's instance, as `systemctl enable sangrah-crawl@pib.timer` would load it."""
-    for path in SYSTEMD.iterdir():
+    single = [ROOT / "deploy" / "sangrah-crawl.service", ROOT / "deploy" / "sangrah-crawl.timer"]
+    for path in [*SYSTEMD.iterdir(), *single]:
         shutil.copy2(path, tmp_path / path.name)
-    instances = []
+    instances = [str(tmp_path / path.name) for path in single]  # the all-sources unit too
     for source in SOURCES:
         for suffix in ("service", "timer"):
             link = tmp_path / f"sangrah-crawl@{source}.{suffix}"
