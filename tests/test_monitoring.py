@@ -236,3 +236,43 @@ def test_no_progress_when_not_a_terminal(tmp_path):
     assert "webdunia: discovered " in done.stderr  # the summary
     assert not PROGRESS.search(done.stderr + done.stdout)
     assert "\x1b[2K" not in done.stderr
+
+
+class _Run:
+    source = "ndtv"
+
+    def snapshot(self) -> dict:
+        return {
+            "source": "ndtv", "started": "2025-05-06T10:00:00+00:00", "elapsed": 42.0,
+            "discovered": 30, "requested": 20, "fetched": 12, "archived": 9,
+            "not_article": 1, "failed": 2, "failures": {"HTTP 404": 2},
+        }  # fmt: skip
+
+
+class _Crawler:
+    def get_extension(self, cls):
+        return _Run()
+
+
+def test_periodic_write_during_a_run_adds_to_the_counters_of_earlier_runs(tmp_path):
+    from crawler.extensions.metrics import PrometheusTextfile
+
+    path = tmp_path / "sangrah.prom"
+    earlier = {
+        ("sangrah_articles_archived_total", labels(source="ndtv")): 100,
+        ("sangrah_failures_total", labels(source="ndtv", reason="HTTP 404")): 5,
+        ("sangrah_last_success_timestamp_seconds", labels(source="ndtv")): 1746520000,
+        ("sangrah_run_archived", labels(source="pib")): 3,
+    }
+    metrics.update(path, "ndtv", earlier)
+    ext = PrometheusTextfile(str(path), crawler=_Crawler())
+    ext.base = metrics.of_source(metrics.read(path), "ndtv")
+    ext.write_progress()
+    got = families(path)
+    src = (("source", "ndtv"),)
+    assert got["sangrah_run_in_progress"][src] == 1
+    assert got["sangrah_articles_archived_total"][src] == 109
+    assert got["sangrah_failures_total"][(("reason", "HTTP 404"), ("source", "ndtv"))] == 7
+    assert got["sangrah_run_duration_seconds"][src] == 42
+    assert got["sangrah_last_success_timestamp_seconds"][src] == 1746520000  # carried over
+    assert got["sangrah_run_archived"][(("source", "pib"),)] == 3  # another source's series
