@@ -101,7 +101,14 @@ def run_spider(
         env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
         if proxy:
             env.update(replay_env(proxy, env.get("AWS_ENDPOINT_URL")))
-        code = subprocess.call(command, env=env)
+        if console.is_terminal:  # progress in place on a terminal, never in logs or pipes
+            from archive.progress import run_with_progress
+
+            progress = Path(tmp) / "progress.jsonl"
+            command += ["-s", f"SANGRAH_PROGRESS={progress}"]
+            code = run_with_progress(command, env, progress, spider, console)
+        else:
+            code = subprocess.call(command, env=env)
         lines = report.read_text("utf-8").splitlines() if report.exists() else []
         if code < 0:
             console.print(f"[red]the crawl process was killed (signal {-code})[/red]")

@@ -10,6 +10,7 @@ source's own, so a source only states what is special about it.
 from __future__ import annotations
 
 import difflib
+import importlib.resources
 import os
 import re
 import tomllib
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-DEFAULTS = Path(__file__).with_name("sources.toml")
+# Read as a package resource, not beside __file__: inside a zipped egg (scrapyd runs those) or a
+# zipapp there is no directory to look in.
+DEFAULTS = importlib.resources.files(__package__).joinpath("sources.toml")
 ENV_VAR = "SANGRAH_SOURCES"
 
 # Keys whose generic values make sense on every site: appended after the source's own entries.
@@ -142,9 +145,8 @@ def _spec(table: dict) -> SourceSpec:
 
 @lru_cache(maxsize=8)
 def _load(override: str | None) -> dict[str, SourceSpec]:
-    with DEFAULTS.open("rb") as fh:
-        tables = tomllib.load(fh)
-    validate(tables, str(DEFAULTS))
+    tables = tomllib.loads(DEFAULTS.read_text(encoding="utf-8"))
+    validate(tables, f"{__package__}/sources.toml")
     if override:
         with open(override, "rb") as fh:
             over = tomllib.load(fh)

@@ -23,6 +23,19 @@ SANGRAH_SOURCES_FILE = os.environ.get("SANGRAH_SOURCES", "")  # operator overrid
 SANGRAH_OPERATOR = os.environ.get("SANGRAH_OPERATOR", "")
 SANGRAH_CONTACT = os.environ.get("SANGRAH_CONTACT", "https://github.com/sangrah/sangrah")
 
+# --- run records and monitoring -------------------------------------------------------------
+# A JSON report per run in the store, reports/YYYY/MM/DD/<run id>.json (crawler/extensions/
+# runreport.py); the run id defaults to <UTC start>-<source>-<random>.
+SANGRAH_RUN_REPORT = True
+SANGRAH_RUN_ID = os.environ.get("SANGRAH_RUN_ID", "")
+# Prometheus textfile-collector file, e.g. /var/lib/node_exporter/sangrah.prom (off when empty),
+# rewritten every SANGRAH_METRICS_INTERVAL seconds and at the end of the run.
+SANGRAH_METRICS_FILE = os.environ.get("SANGRAH_METRICS_FILE", "")
+SANGRAH_METRICS_INTERVAL = 60.0
+# Progress lines (JSON) for `sangrah crawl` on a terminal; the CLI sets it, off when empty.
+SANGRAH_PROGRESS = ""
+SANGRAH_PROGRESS_INTERVAL = 0.5
+
 # S3-compatible storage: Scrapy's own names; unset values fall back to boto3's credential chain.
 AWS_ENDPOINT_URL = os.environ.get("AWS_ENDPOINT_URL")
 AWS_REGION_NAME = os.environ.get("AWS_REGION_NAME") or os.environ.get("AWS_DEFAULT_REGION")
@@ -67,6 +80,9 @@ DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 EXTENSIONS = {
     "crawler.extensions.archiver.Archiver": 0,
     "crawler.extensions.sizelimit.TruncateOversize": 10,
+    "crawler.extensions.runreport.RunReport": 600,
+    "crawler.extensions.metrics.PrometheusTextfile": 610,
+    "crawler.extensions.progress.ProgressFile": 620,
 }
 DOWNLOADER_MIDDLEWARES = {
     # First: nothing is sent, not even robots.txt, for a URL the crawler must not reach.
