@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STORE  ?= ./archive-data
 
-.PHONY: setup browser run test lint clean
+.PHONY: setup browser services run test lint clean
 
 $(BIN)/sangrah: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ browser:
 	command -v chromium >/dev/null && dpkg -s fonts-noto-core >/dev/null 2>&1 || \
 	  (apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-core)
 
-test: setup browser
+# Debian's redis-server: the shared-frontier tests start their own on a free port.
+services:
+	command -v redis-server >/dev/null || \
+	  (apt-get update && apt-get install -y --no-install-recommends redis-server)
+
+test: setup browser services
 	$(BIN)/pytest -q
 
 lint: setup

@@ -301,6 +301,10 @@ def crawl(
     refetch: Annotated[
         bool, typer.Option(help="Request articles already archived too (default: skip them).")
     ] = False,
+    redis: Annotated[
+        str | None,
+        typer.Option(help="redis://host:port/db: one of several workers sharing one frontier."),
+    ] = None,
     revisit: Annotated[
         str | None,
         typer.Option(
@@ -344,6 +348,7 @@ def crawl(
     # A replay needs no politeness delays; -s options still override these.
     settings = [
         *(["DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=False"] if replay else []),
+        *([f"SANGRAH_REDIS_URL={redis}"] if redis else []),
         *(setting or []),
     ]
     summaries = []

@@ -351,10 +351,12 @@ def open_session(
     prefix: str = "sangrah",
     max_size: int = 1_000_000_000,
     max_age: float | None = None,
+    ordinals=None,
 ) -> ArchiveSession:
-    """A session writing WARCs into ``spool_dir`` (which must belong to ``store``)."""
+    """A session writing WARCs into ``spool_dir`` (which must belong to ``store``);
+    ``ordinals`` is a shared TXT ordinal counter (see TxtNames)."""
     spool = Spool(spool_dir, store)
     recorder = WarcRecorder(
         spool.path_for, warcinfo, prefix=prefix, max_size=max_size, max_age=max_age
     )
-    return ArchiveSession(store, spool, recorder)
+    return ArchiveSession(store, spool, recorder, names=TxtNames(store, ordinals=ordinals))

@@ -100,8 +100,12 @@ class TxtNames:
         *,
         stale_after: timedelta = DEFAULT_STALE_AFTER,
         max_attempts: int = 1000,
+        ordinals=None,
     ):
         self._store = store
+        # Optional shared counter (``next(folder, first_free) -> int``, e.g. Redis) so that
+        # many writers do not race through the conditional creates of one folder.
+        self._ordinals = ordinals
         self._stale_after = stale_after
         self._max_attempts = max_attempts
         self._next: dict[str, int] = {}
@@ -173,11 +177,14 @@ class TxtNames:
     def _allocate(self, folder: str, canonical_url: str) -> int:
         """The next ordinal of ``folder`` that this writer could claim."""
         for _ in range(self._max_attempts):
-            with self._lock:
-                if folder not in self._next:
-                    self._next[folder] = self._first_free(folder)
-                ordinal = self._next[folder]
-                self._next[folder] = ordinal + 1
+            if self._ordinals is not None:
+                ordinal = self._ordinals.next(folder, lambda: self._first_free(folder))
+            else:
+                with self._lock:
+                    if folder not in self._next:
+                        self._next[folder] = self._first_free(folder)
+                    ordinal = self._next[folder]
+                    self._next[folder] = ordinal + 1
             try:
                 self._store.put_bytes(
                     ordinal_claim_key(folder, ordinal), url_key(canonical_url).encode()

@@ -16,6 +16,7 @@ SANGRAH_STORE = os.environ.get("SANGRAH_STORE", "./archive-data")  # ./dir, file
 SANGRAH_SPOOL_DIR = os.environ.get("SANGRAH_SPOOL_DIR", "")  # default: <store>/.spool or ./spool
 SANGRAH_WARC_PREFIX = "sangrah"
 SANGRAH_WARC_MAX_SIZE = 1_000_000_000
+SANGRAH_WARC_MAX_AGE = 0  # seconds; a long-running worker also seals (and publishes) by age
 SANGRAH_REPORT = ""  # JSON-lines file with one result per fetched URL (the CLI reads it)
 SANGRAH_EXTRACT_WORKERS = 2
 SANGRAH_SOURCES_FILE = os.environ.get("SANGRAH_SOURCES", "")  # operator overrides of sources.toml
@@ -77,12 +78,19 @@ DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 
 # --- components --------------------------------------------------------------------------------
+# A frontier shared through Redis (crawler/frontier.py): off unless SANGRAH_REDIS_URL is set.
+SANGRAH_REDIS_URL = os.environ.get("SANGRAH_REDIS_URL", "")
+SANGRAH_REDIS_IDLE_EXIT = 10.0  # a worker stops once the shared queue stayed empty this long
+SANGRAH_REDIS_ROUND_TTL = 1800  # one discovery per source and round (seconds)
+SCHEDULER = "crawler.frontier.SplitScheduler"
+
 EXTENSIONS = {
     "crawler.extensions.archiver.Archiver": 0,
     "crawler.extensions.sizelimit.TruncateOversize": 10,
     "crawler.extensions.runreport.RunReport": 600,
     "crawler.extensions.metrics.PrometheusTextfile": 610,
     "crawler.extensions.progress.ProgressFile": 620,
+    "crawler.frontier.FrontierCoordinator": 700,
 }
 DOWNLOADER_MIDDLEWARES = {
     # First: nothing is sent, not even robots.txt, for a URL the crawler must not reach.
@@ -90,6 +98,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy 2.19's own lets concurrent requests past robots.txt (see the module).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.robotstxt.RobotsTxtMiddleware": 100,
+    # With a shared frontier: one request per host and DOWNLOAD_DELAY across all workers.
+    "crawler.frontier.SharedPolitenessMiddleware": 110,
     # Above every built-in (DownloaderStats is 850): sees the request as sent and the response
     # as received - before RedirectMiddleware (600) consumes 3xx hops and before
     # HttpCompressionMiddleware (590) decodes the body.

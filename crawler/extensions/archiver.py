@@ -41,6 +41,14 @@ S3_SETTINGS = {
 }
 
 
+def _shared_ordinals(redis_url: str | None, namespace: str):
+    if not redis_url:
+        return None
+    from crawler.frontier import RedisOrdinals
+
+    return RedisOrdinals(redis_url, namespace)
+
+
 class StoreUnavailable(RuntimeError):
     """The store cannot be used at the start of a run: nothing is fetched."""
 
@@ -87,6 +95,7 @@ class Archiver:
             prefix=settings.get("SANGRAH_WARC_PREFIX"),
             max_size=settings.getint("SANGRAH_WARC_MAX_SIZE"),
             max_age=settings.getfloat("SANGRAH_WARC_MAX_AGE") or None,
+            ordinals=_shared_ordinals(settings.get("SANGRAH_REDIS_URL"), store.uri),
         )
         archiver = cls(session, crawler=crawler, stats=crawler.stats)
         crawler.signals.connect(archiver.spider_opened, signal=signals.spider_opened)

@@ -68,6 +68,8 @@ class CrawlSummary:
         problem = None
         if failed := get("sangrah/write_failed"):
             problem = f"stopped: {failed}"
+        elif get("sangrah/frontier_role") == "worker":
+            pass  # another worker discovered; this one took what the shared queue gave it
         elif not discovered:
             problem = "no article URL discovered"
         elif requested and not self.counts["archived"]:
@@ -93,6 +95,7 @@ class CrawlSummary:
             },
             "discovery_errors": list(getattr(spider, "discovery_errors", [])),
             "finish_reason": reason,
+            "role": get("sangrah/frontier_role"),
             "ok": problem is None,
             "problem": problem,
         }

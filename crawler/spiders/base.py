@@ -177,7 +177,16 @@ class NewsSiteSpider(scrapy.Spider):
             **kwargs,
         )
 
+    @property
+    def frontier(self):
+        """The shared-frontier coordinator when SANGRAH_REDIS_URL is set, else None."""
+        from crawler.frontier import FrontierCoordinator
+
+        return self.crawler.get_extension(FrontierCoordinator)
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.frontier is not None and not self.frontier.discovers:
+            return  # another worker discovers; this one takes articles from the shared queue
         for url in self.feed_urls():
             yield self.discovery_request(url, self.parse_feed)
         for url in self.sitemap_urls():
@@ -387,12 +396,20 @@ class NewsSiteSpider(scrapy.Spider):
         if self._released:
             return
         self._released = True
+        frontier = self.frontier
+        if frontier is not None and not frontier.discovers:
+            return
         chosen = self.selected()
         logger.info(
             "%s: %d article URLs discovered, %d requested", self.name, len(self.found), len(chosen)
         )
         for rank, found in enumerate(chosen):
-            self.crawler.engine.crawl(self.article_request(found, priority=len(chosen) - rank))
+            request = self.article_request(found, priority=len(chosen) - rank)
+            if frontier is not None:
+                request.meta["shared"] = True  # any worker of the source may take it
+            self.crawler.engine.crawl(request)
+        if frontier is not None:
+            frontier.released(self)
         if chosen:
             raise DontCloseSpider
 
