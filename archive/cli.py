@@ -263,6 +263,46 @@ def sync(store: StoreOption = "./archive-data") -> None:
 
 
 @app.command()
+def reprocess(
+    store: StoreOption = "./archive-data",
+    source: Annotated[str | None, typer.Option(help="Only this source's pages.")] = None,
+    since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: captured on or after.")] = None,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: captured on or before.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Extraction processes (all cores).")] = None,
+) -> None:
+    """Extract TXTs again from the stored WARCs (no refetching): changed texts become versions."""
+    from archive import __version__
+    from archive.catalog import Catalog
+    from archive.reprocess import reprocess as run
+    from archive.session import open_session
+    from archive.spool import SpoolMismatch
+    from archive.storage import StoreError, open_store
+
+    target = open_store(store)
+    try:
+        target.check()
+        session = open_session(
+            target,
+            spool_dir(store),
+            {"software": f"sangrah/{__version__} reprocess", "format": "WARC File Format 1.1"},
+        )
+    except (StoreError, SpoolMismatch) as exc:
+        console.print(f"[red]reprocess: {exc}[/red]")
+        raise typer.Exit(1) from None
+    session.recover(load_captures=False)
+    with Catalog.for_store(target) as catalog:
+        catalog.update(target)
+        counts = run(
+            session, catalog, source=source, since=since, until=until, workers=workers,
+            sources_file=os.environ.get("SANGRAH_SOURCES") or None,
+        )  # fmt: skip
+    session.close()
+    console.print(", ".join(f"{name} {n}" for name, n in counts.items()))
+    waiting = warn_spool(store)
+    raise typer.Exit(1 if waiting or session.unstored or counts["failed"] else 0)
+
+
+@app.command()
 def verify(
     store: StoreOption = "./archive-data",
     repair: Annotated[

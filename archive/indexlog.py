@@ -1,6 +1,7 @@
 """The index log: one small key per published CDXJ, named by when it was published.
 
-``indexlog/YYYY/MM/DD/<publish time>-<WARC day>-<CDXJ name>`` (UTC). WARC and CDXJ keys are
+``indexlog/YYYY/MM/DD/<publish time>-<WARC day>-<CDXJ name without .cdxj>`` (UTC; not named
+``*.cdxj``, so that nothing takes an entry for an index). WARC and CDXJ keys are
 named by when their file was opened, and a spool synced days later publishes "old" names, so
 listing ``warc/`` by date cannot find what is new; this log can. A reader that remembers a
 position lists only the days since it and gets every CDXJ published since, whatever its name:
@@ -24,16 +25,17 @@ _STAMP = "%Y%m%d%H%M%S%f"
 
 
 def entry_key(index_key: str, when: datetime | None = None) -> str:
-    """``warc/2025/05/05/x.cdxj`` published now -> ``indexlog/<today>/<stamp>-20250505-x.cdxj``."""
+    """``warc/2025/05/05/x.cdxj`` published now -> ``indexlog/<today>/<stamp>-20250505-x``."""
     when = (when or datetime.now(UTC)).astimezone(UTC)
     _warc, year, month, day, name = index_key.split("/")
-    return f"{PREFIX}{when:%Y/%m/%d}/{when.strftime(_STAMP)}-{year}{month}{day}-{name}"
+    stem = name.removesuffix(".cdxj")
+    return f"{PREFIX}{when:%Y/%m/%d}/{when.strftime(_STAMP)}-{year}{month}{day}-{stem}"
 
 
 def index_of(entry: str) -> str:
     stamp_day_name = entry.rsplit("/", 1)[-1]
-    _stamp, day, name = stamp_day_name.split("-", 2)
-    return f"warc/{day[:4]}/{day[4:6]}/{day[6:]}/{name}"
+    _stamp, day, stem = stamp_day_name.split("-", 2)
+    return f"warc/{day[:4]}/{day[4:6]}/{day[6:]}/{stem}.cdxj"
 
 
 def position(when: datetime) -> str:

@@ -135,8 +135,11 @@ class ArchiveSession:
         response: RecordRef,
         metadata: dict,
         article: ArticleText | None = None,
+        *,
+        quiet: bool = False,
     ) -> PageResult:
-        """The metadata record of a page; for an article, its text and TXT too."""
+        """The metadata record of a page; for an article, its text and TXT too. ``quiet``
+        writes nothing for a text the archive holds already (a reprocess)."""
         if article is None:
             self.recorder.record_metadata(target_uri, response, metadata)
             return PageResult()
@@ -152,7 +155,7 @@ class ArchiveSession:
             text=article.data.decode("utf-8"),
         )
         with self._article_lock(article.canonical_url):
-            return self._record_text(pending, article.data)
+            return self._record_text(pending, article.data, skip_known=quiet)
 
     def _article_lock(self, canonical_url: str) -> threading.Lock:
         with self._locks_lock:
@@ -162,7 +165,12 @@ class ArchiveSession:
             return lock
 
     def _record_text(
-        self, pending: PendingText, data: bytes, *, recovering: bool = False
+        self,
+        pending: PendingText,
+        data: bytes,
+        *,
+        recovering: bool = False,
+        skip_known: bool = False,
     ) -> PageResult:
         response = RecordRef(**pending.response)
         with self.recorder.pinned() as warc:
@@ -176,7 +184,7 @@ class ArchiveSession:
                     return PageResult(pending=f"{type(exc).__name__}: {exc}", recorded=False)
                 return self._defer(pending, data, exc)
             faults.point("txt.claimed")
-            if recovering and not decision.names and not decision.store:
+            if (recovering or skip_known) and not decision.names and not decision.store:
                 return PageResult(txt=decision.txt, note="named already")
             named = "txt" if decision.names else "txt_same_as"
             version = {"version_of": decision.version_of} if decision.version_of else {}

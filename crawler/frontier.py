@@ -112,7 +112,7 @@ class FrontierCoordinator:
     def from_crawler(cls, crawler: Crawler) -> FrontierCoordinator:
         url = crawler.settings.get("SANGRAH_REDIS_URL")
         if not url:
-            raise NotConfigured("no shared frontier")
+            raise NotConfigured  # off without SANGRAH_REDIS_URL (no log line)
         coordinator = cls(
             crawler,
             url,
@@ -162,7 +162,7 @@ class SharedPolitenessMiddleware:
         url = crawler.settings.get("SANGRAH_REDIS_URL")
         delay = crawler.settings.getfloat("DOWNLOAD_DELAY")
         if not url or delay <= 0:
-            raise NotConfigured("no shared politeness")
+            raise NotConfigured  # off without SANGRAH_REDIS_URL or a delay
         return cls(url, delay)
 
     async def process_request(self, request: Request) -> None:

@@ -43,7 +43,7 @@ class PrometheusTextfile:
     def from_crawler(cls, crawler: Crawler) -> PrometheusTextfile:
         path = crawler.settings.get("SANGRAH_METRICS_FILE")
         if not path:
-            raise NotConfigured("SANGRAH_METRICS_FILE is not set")
+            raise NotConfigured  # off unless SANGRAH_METRICS_FILE is set (no log line)
         ext = cls(path, crawler.settings.getfloat("SANGRAH_METRICS_INTERVAL", 60.0), crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)

@@ -33,7 +33,7 @@ class ProgressFile:
     def from_crawler(cls, crawler: Crawler) -> ProgressFile:
         path = crawler.settings.get("SANGRAH_PROGRESS")
         if not path:
-            raise NotConfigured("SANGRAH_PROGRESS is not set")
+            raise NotConfigured  # off unless SANGRAH_PROGRESS is set (no log line)
         ext = cls(path, crawler.settings.getfloat("SANGRAH_PROGRESS_INTERVAL", 0.5), crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)

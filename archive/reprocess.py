@@ -1,0 +1,141 @@
+"""``sangrah reprocess``: extract TXTs again from the stored WARCs, on every core, no refetching.
+
+When the extraction rules improve (or a source's selectors are fixed), the archive's pages are
+read back from their response records (one ranged read each), extracted in a process pool, and
+go through the same archiving rules as a crawl (archive.session): a text the archive already
+holds writes nothing, a changed text becomes a new TXT with ``version_of`` the previous one, a
+new article gets its first TXT. The new metadata and text records go to a WARC of this run and
+point at the original response (``WARC-Refers-To`` and ``refers_to`` in the CDXJ).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.catalog import Catalog
+from archive.extract import extract
+from archive.session import ArchiveSession, ArticleText
+from archive.warc import RecordRef
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str
+    response: RecordRef
+    content_type: str | None
+    body: bytes
+
+
+def captures(
+    catalog: Catalog, source: str | None, since: str | None, until: str | None
+) -> list[tuple]:
+    """HTML responses (status 200, not revisits) to reprocess, oldest first."""
+    sql = (
+        "SELECT c.url, c.warc, c.offset, c.length FROM captures c WHERE c.is_revisit = 0 "
+        "AND c.status = 200 AND c.mime IN ('text/html', 'application/xhtml+xml')"
+    )
+    args: list = []
+    if source:
+        sql += (
+            " AND c.url IN (SELECT u.url FROM article_urls u JOIN articles a USING (txt)"
+            " WHERE a.source = ?)"
+        )
+        args.append(source)
+    if since:
+        sql += " AND substr(c.date, 1, 10) >= ?"
+        args.append(since)
+    if until:
+        sql += " AND substr(c.date, 1, 10) <= ?"
+        args.append(until)
+    return catalog.db.execute(sql + " ORDER BY c.date, c.warc, c.offset", args).fetchall()
+
+
+def read_pages(store, rows) -> Iterator[Page]:
+    for url, warc, offset, length in rows:
+        try:
+            record = next(iter(ArchiveIterator(io.BytesIO(store.read_range(warc, offset, length)))))
+            body = record.content_stream().read()
+        except Exception as exc:  # a damaged record is reported, the others go on
+            logger.error("cannot read %s at %s:%d: %s", url, warc, offset, exc)
+            continue
+        headers = record.rec_headers
+        yield Page(
+            url,
+            RecordRef(
+                warc,
+                offset,
+                length,
+                headers.get_header("WARC-Record-ID"),
+                headers.get_header("WARC-Date"),
+                headers.get_header("WARC-Payload-Digest"),
+            ),
+            record.http_headers.get_header("Content-Type") if record.http_headers else None,
+            body,
+        )
+
+
+def reprocess(
+    session: ArchiveSession,
+    catalog: Catalog,
+    *,
+    source: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    workers: int | None = None,
+    sources_file: str | None = None,
+) -> Counter[str]:
+    """Re-extract every selected page; returns counts by outcome."""
+    rows = captures(catalog, source, since, until)
+    counts: Counter[str] = Counter(pages=len(rows))
+    workers = workers or os.cpu_count() or 1
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        running: dict[Future, Page] = {}
+        for page in read_pages(session.store, rows):
+            running[pool.submit(extract, page.body, page.url, page.content_type, sources_file)] = (
+                page
+            )
+            if len(running) >= 4 * workers:  # bounded: pages are not all held in memory
+                _finish(session, running, counts, wait(running, return_when=FIRST_COMPLETED)[0])
+        _finish(session, running, counts, list(running))
+    return counts
+
+
+def _finish(session, running: dict[Future, Page], counts: Counter, done) -> None:
+    for future in done:
+        page = running.pop(future)
+        try:
+            result = future.result()
+        except Exception as exc:
+            logger.error("extraction failed for %s: %r", page.url, exc)
+            counts["failed"] += 1
+            continue
+        if not result.is_article:
+            counts["not an article"] += 1
+            continue
+        article = ArticleText(
+            result.canonical_url, result.source, result.published, result.txt_bytes()
+        )
+        metadata = {k: v for k, v in result.to_dict().items() if k != "blocks"}
+        outcome = session.record_page(
+            page.url, page.response, {**metadata, "reprocessed": True}, article, quiet=True
+        )
+        if outcome.pending:
+            counts["pending"] += 1
+        elif not outcome.new:
+            counts["unchanged"] += 1
+        elif outcome.note and outcome.note.startswith("a new version"):
+            counts["new version"] += 1
+        else:
+            counts["new TXT"] += 1
