@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -86,6 +87,7 @@ def run_spider(
     replay: list[Path] | None,
     settings: list[str] | None,
     verbose: bool,
+    progress: bool = True,
 ) -> list[dict]:
     """Run one spider in a child Scrapy process; return its per-URL report lines."""
     with tempfile.TemporaryDirectory(prefix="sangrah-") as tmp, replay_proxy(replay) as proxy:
@@ -101,7 +103,7 @@ def run_spider(
         env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
         if proxy:
             env.update(replay_env(proxy, env.get("AWS_ENDPOINT_URL")))
-        if console.is_terminal:  # progress in place on a terminal, never in logs or pipes
+        if progress and console.is_terminal:  # in place on a terminal, never in logs or pipes
             from archive.progress import run_with_progress
 
             progress = Path(tmp) / "progress.jsonl"
@@ -391,12 +393,21 @@ def crawl(
         *([f"SANGRAH_REDIS_URL={redis}"] if redis else []),
         *(setting or []),
     ]
-    summaries = []
-    for name in dict.fromkeys(names):
+    names = list(dict.fromkeys(names))
+
+    def run_source(name: str) -> list[dict]:
         args = {k: v for k, v in {**common, **per_source.get(name, {})}.items() if v}
-        lines = run_spider(
-            name, args, store=store, replay=replay, settings=settings, verbose=verbose
-        )
+        return run_spider(
+            name, args, store=store, replay=replay, settings=settings, verbose=verbose,
+            progress=len(names) == 1,
+        )  # fmt: skip
+
+    # Sources run at once, each in its own process with its own politeness (they are different
+    # sites); the archiving rules hold for concurrent writers into one store.
+    with ThreadPoolExecutor(len(names)) as pool:
+        runs = list(pool.map(run_source, names))
+    summaries = []
+    for name, lines in zip(names, runs, strict=True):
         summary = next((line["summary"] for line in lines if "summary" in line), None)
         summary = summary or {"source": name, "ok": False, "problem": "no summary (see the log)"}
         summaries.append(summary)
