@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import cssselect
+
 DEFAULTS = Path(__file__).with_name("sources.toml")
 ENV_VAR = "SANGRAH_SOURCES"
 
@@ -43,7 +45,8 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
                           "release_id", "translations", "office_regex", "section_regex"}),
     "discovery": frozenset({"feeds", "sitemaps", "listings", "listing_link_css", "listing_form_id",
                             "listing_fields", "prid_template", "request_headers",
-                            "sitemap_month_template", "url_date", "agency_filter"}),
+                            "sitemap_month_template", "url_date", "agency_filter",
+                            "listing_next", "listing_pages"}),
 }  # fmt: skip
 
 
@@ -63,6 +66,26 @@ def validate(tables: dict, origin: str) -> None:
                 raise SourcesError(f"{origin}: [{name}] {section} must be a table")
             if section in KNOWN_KEYS:
                 _check_keys(value, KNOWN_KEYS[section], f"{origin}: [{name}.{section}]")
+            for key in _SELECTOR_KEYS.get(section, ()):
+                _check_selectors(value.get(key), f"{origin}: [{name}.{section}] {key}")
+
+
+# Keys holding CSS selectors (extract's may end in "@attr"): checked on load, so a typo in an
+# override file is refused with its place instead of failing on the first page it meets.
+_SELECTOR_KEYS = {
+    "extract": ("container", "standfirst", "drop", "require", "title", "date", "author",
+                "ministry", "release_id", "translations"),
+    "discovery": ("listing_link_css", "listing_next"),
+}  # fmt: skip
+
+
+def _check_selectors(value: Any, where: str) -> None:
+    for selector in [value] if isinstance(value, str) else value or []:
+        css = selector.partition("@")[0] if "@" in selector.split("]")[-1] else selector
+        try:
+            cssselect.HTMLTranslator().css_to_xpath(css)
+        except cssselect.SelectorError as exc:
+            raise SourcesError(f"{where}: {selector!r} is not a CSS selector ({exc})") from None
 
 
 def _check_keys(table: dict, known: frozenset[str], where: str) -> None:
