@@ -164,7 +164,8 @@ def _spec(table: dict) -> SourceSpec:
 
 
 @lru_cache(maxsize=8)
-def _load(override: str | None) -> dict[str, SourceSpec]:
+def _tables(override: str | None) -> dict[str, dict]:
+    """The defaults with the override merged over them, before [generic] is inherited."""
     with DEFAULTS.open("rb") as fh:
         tables = tomllib.load(fh)
     validate(tables, str(DEFAULTS))
@@ -173,6 +174,12 @@ def _load(override: str | None) -> dict[str, SourceSpec]:
             over = tomllib.load(fh)
         validate(over, str(override))
         tables = _merge(tables, over)
+    return tables
+
+
+@lru_cache(maxsize=8)
+def _load(override: str | None) -> dict[str, SourceSpec]:
+    tables = _tables(override)
     generic = tables["generic"]
     specs = {"generic": _spec(generic)}
     for name, table in tables.items():
@@ -185,6 +192,13 @@ def load_sources(override: Path | str | None = None) -> dict[str, SourceSpec]:
     """All specs by name; ``override`` (default: $SANGRAH_SOURCES) is merged over the defaults."""
     path = override if override is not None else os.environ.get(ENV_VAR) or None
     return _load(str(path) if path else None)
+
+
+def own_extract(name: str, override: Path | str | None = None) -> dict[str, Any]:
+    """A source's own [<name>.extract] table (defaults + override), without what it inherits
+    from [generic]: tells an operator which selectors are the source's and which the fallbacks."""
+    path = override if override is not None else os.environ.get(ENV_VAR) or None
+    return dict(_tables(str(path) if path else None).get(name, {}).get("extract", {}))
 
 
 def source_for_url(url: str, override: Path | str | None = None) -> SourceSpec:
