@@ -87,7 +87,9 @@ def test_listing_next_and_cap_from_the_source_config(tmp_path):
 
 
 def test_next_page_off_site_or_switched_off(tmp_path):
-    offsite = b'<html><head><link rel="next" href="https://elsewhere.example/desh?page=2"></head></html>'
+    offsite = (
+        b'<html><head><link rel="next" href="https://elsewhere.example/desh?page=2"></head></html>'
+    )
     spider = spider_with(tmp_path, "listing_pages = 5")
     assert list(spider.parse_listing(respond(f"{SITE}/desh", offsite))) == []
     assert spider.crawler.stats.get_value("sangrah/discovery/listing_offsite") == 1
@@ -97,9 +99,7 @@ def test_next_page_off_site_or_switched_off(tmp_path):
 
 @pytest.fixture(scope="module")
 def paginated_crawl(tmp_path_factory):
-    return crawl(
-        tmp_path_factory.mktemp("store"), PAGINATION, "--start-url", f"{SITE}/desh"
-    )
+    return crawl(tmp_path_factory.mktemp("store"), PAGINATION, "--start-url", f"{SITE}/desh")
 
 
 def test_listing_pages_are_followed_up_to_the_cap(paginated_crawl):
