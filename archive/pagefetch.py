@@ -48,19 +48,25 @@ def from_store(store_uri: str, url: str) -> Page:
     """The newest capture of ``url`` with a payload (a revisit's original), else the capture
     the catalog's article of that URL (or canonical URL) was read from."""
     from archive.catalog import Catalog
-    from archive.storage import open_store
+    from archive.layout import is_local
+    from archive.storage import StoreError, open_store, path_from_uri
     from archive.warc import read_payload
 
+    if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
+        raise PageError(f"no archive at {store_uri} (give --replay or --live for a page not in it)")
     store = open_store(store_uri)
-    with Catalog.for_store(store) as catalog:
-        catalog.update(store)
-        row = next(reversed(catalog.captures(url)), None)
-        if row is not None and row["is_revisit"]:
-            row = catalog.original_of(row)
-        row = row or catalog.find(url)
-    if row is None or not row.get("warc"):
-        raise PageError(f"not in the archive at {store_uri}: {url}")
-    content_type, body = read_payload(store, row["warc"], row["offset"], row["length"])
+    try:
+        with Catalog.for_store(store) as catalog:
+            catalog.update(store)
+            row = next(reversed(catalog.captures(url)), None)
+            if row is not None and row["is_revisit"]:
+                row = catalog.original_of(row)
+            row = row or catalog.find(url)
+        if row is None or not row.get("warc"):
+            raise PageError(f"not in the archive at {store_uri}: {url}")
+        content_type, body = read_payload(store, row["warc"], row["offset"], row["length"])
+    except (StoreError, OSError) as exc:
+        raise PageError(f"cannot read the archive at {store_uri}: {exc}") from None
     where = f"store {store_uri}: {row['warc']} offset {row['offset']}"
     return Page(body, row.get("url") or url, content_type, where, row.get("status"))
 

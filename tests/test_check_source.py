@@ -7,7 +7,10 @@ Pages come from files, from the replay proxy (the same HTTP client a live check 
 from __future__ import annotations
 
 import json
+import socketserver
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -122,6 +125,60 @@ def test_refusals_are_one_line(tmp_path, broken_pib):
     assert local.returncode == 2 and "127.0.0.1 is a loopback address" in local.stderr
     nothing = check("pib", str(tmp_path / "none.html"))
     assert nothing.returncode == 2 and "cannot read" in nothing.stderr
+    no_store = check("ndtv", NDTV, "--store", str(tmp_path / "no-store"))
+    assert no_store.returncode == 2 and "no archive at" in no_store.stderr
+
+
+class _Site(ThreadingHTTPServer):
+    """127.0.0.1: the PIB release at /release, and a redirect to the cloud metadata address."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/release":
+                    body = PIB_FILE.read_bytes()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:
+                    self.send_response(302)
+                    self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    def server_bind(self) -> None:  # no getfqdn(): no DNS lookup
+        socketserver.TCPServer.server_bind(self)
+        self.server_port = self.server_address[1]
+
+
+def test_live_fetch_is_guarded_hop_by_hop(monkeypatch):
+    """--live on a site the operator allowed (here 127.0.0.1): fetched with the plain client;
+    a redirect to a forbidden address is refused, not followed."""
+    site = _Site()
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{site.server_port}"
+        monkeypatch.setitem(ENV, "SANGRAH_EGRESS_ALLOW", "127.0.0.1/32")
+        # An address has no source of its own: the generic spec reads the release.
+        report = as_json(check("generic", f"{base}/release", "--live", "--json"))
+        assert report["origin"] == f"live fetch of {base}/release (HTTP 200)"
+        assert report["url"] == f"{base}/release" and report["source"] == "generic"
+        assert report["result"]["title"].startswith("रक्षा मंत्री 05 मई")
+        done = check("generic", f"{base}/moved", "--live")
+        assert done.returncode == 2
+        assert "169.254.169.254 is a cloud metadata address" in done.stderr
+    finally:
+        site.shutdown()
+        site.server_close()
 
 
 def test_not_an_article_says_why():
