@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 from urllib.parse import urlsplit
 
 import typer
@@ -624,3 +624,78 @@ def browse(
 
 def main() -> None:
     app()
+
+
+@app.command("check-source")
+def check_source(
+    source: Annotated[str, typer.Argument(help="The source whose spec to check: pib, ndtv, ...")],
+    page: Annotated[str, typer.Argument(help="A URL, or an HTML FILE saved from the site.")],
+    url: Annotated[
+        str | None, typer.Option(help="FILE: the page's URL (default: its canonical link).")
+    ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="URL: fetch it now, over HTTP (not through Scrapy).")
+    ] = False,
+    sources_file: Annotated[
+        Path | None,
+        typer.Option("--sources", envvar="SANGRAH_SOURCES", help="Override file for sources.toml."),
+    ] = None,
+    store: StoreOption = "./archive-data",
+    replay: ReplayOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Show what the extractor makes of one page under a source's spec: the selectors that
+    match (with node counts), each extraction path's reading, the path chosen, the TXT.
+
+    A URL is read from the store's WARCs (--store), from --replay, or live (--live); exit 0
+    when the page would give a TXT.
+    """
+    from archive import checksource, pagefetch
+    from archive.sources import SourcesError, load_sources, source_for_url
+
+    override = str(sources_file) if sources_file else None
+    try:
+        spec = load_sources(override).get(source)
+    except (SourcesError, OSError, ValueError) as exc:  # tomllib's errors are ValueErrors
+        check_failed(str(exc))
+    if spec is None:
+        known = ", ".join(load_sources(override))
+        raise typer.BadParameter(f"no source {source!r} (known: {known})")
+    note = None
+    try:
+        if page.lower().startswith(("http://", "https://")):
+            if replay:
+                from archive.replay import ReplayProxy, load_resources
+
+                with ReplayProxy(load_resources(list(replay))) as proxy:
+                    got = pagefetch.fetch(page, proxy=proxy.url, ca_pem=proxy.ca_pem)
+            elif live:
+                allow = os.environ.get("SANGRAH_EGRESS_ALLOW", "").split(",")
+                got = pagefetch.fetch(page, allow=[a for a in allow if a.strip()])
+            else:
+                got = pagefetch.from_store(store, page)
+            page_url = got.url or page
+        else:
+            got = pagefetch.from_file(Path(page))
+            page_url, note = url, None
+            if page_url is None:
+                page_url, note = checksource.url_of_file(got.body, spec, Path(page).name)
+    except (pagefetch.PageError, FileNotFoundError) as exc:
+        check_failed(str(exc))
+    owner = source_for_url(page_url, override).name
+    if owner != spec.name:
+        check_failed(f"{page_url} is a {owner} URL, not {spec.name}'s (give --url for a FILE)")
+    report = checksource.check(
+        got.body, page_url, spec, content_type=got.content_type, origin=got.origin,
+        url_note=note, sources_file=override,
+    )  # fmt: skip
+    if json_output:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print("\n".join(checksource.render(report)))
+    raise typer.Exit(0 if report.txt is not None else 1)
+
+
+def check_failed(message: str) -> NoReturn:
+    typer.echo(f"check-source: {message}", err=True)
+    raise typer.Exit(2)

@@ -10,7 +10,9 @@ title. Quirks handled (sites.md §1.6, §2.2, §3, §4.2):
 - sitemap index vs urlset; Google News sitemaps (``news:publication_date``, ``news:keywords``);
   gzipped sitemaps (``.xml.gz`` served as a gzip file, not as a Content-Encoding), decompressed
   up to a size limit like Scrapy's SitemapSpider (``DOWNLOAD_MAXSIZE``);
-- listing pages: links by CSS selector, or every ``<a href>`` when no selector is configured.
+- listing pages: links by CSS selector, or every ``<a href>`` when no selector is configured;
+  the next page of a paginated listing (``rel=next``, ``.pagination a.next``, or the source's
+  own selector).
 """
 
 from __future__ import annotations
@@ -245,6 +247,28 @@ def parse_listing(html: str | bytes, base_url: str, css: str | None = None) -> l
             title = " ".join(a.text_content().split()) or a.get("title")
             seen[url] = Link(url, None, None, title or None)
     return list(seen.values())
+
+
+def next_page(html: str | bytes, base_url: str, css: str) -> str | None:
+    """The listing's next page: the first ``href`` of an element ``css`` matches (``<a>`` or
+    ``<link>``, or an element holding an ``<a>``), absolute and fragment-free; None when there
+    is none or it points back at this page."""
+    if not html or not html.strip():
+        return None
+    try:
+        doc = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return None
+    base = urljoin(base_url, doc.xpath("string(//base/@href)") or base_url)
+    for el in doc.cssselect(css):
+        anchor = el if el.get("href") else next(el.iter("a"), None)
+        href = (anchor.get("href") or "").strip() if anchor is not None else ""
+        if not href or href.startswith(("#", "javascript:")):
+            continue
+        url = urljoin(base, href).split("#", 1)[0]
+        if urlsplit(url).scheme in ("http", "https") and url != base_url.split("#", 1)[0]:
+            return url
+    return None
 
 
 _ARTICLE_PATH = re.compile(r"(\d{5,}|[^/]*-[^/]*-[^/]*-[^/]*)(\.\w{2,5})?/?$")

@@ -21,7 +21,7 @@ touches the network or Scrapy. The path of a page:
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -386,3 +386,32 @@ def _split_lb(el) -> list[str]:
 
 
 _XML_BLOCKS = frozenset({"p", "head", "quote", "div", "list", "item", "table", "row", "code"})
+
+
+def readings(
+    body: bytes, url: str, content_type: str | None = None, sources_file: str | None = None
+) -> dict[str, list[str] | None]:
+    """Each extraction path's own reading of an HTML page, cleaned as :func:`extract` cleans it,
+    before the agreement rule picks one (what ``sangrah check-source`` shows an operator):
+    "container" (scoped to the source's container; None when no container selector matches or
+    the container gives no text), "page" (the whole pruned page, as when no container matches)
+    and "plain" (trafilatura's defaults on the unpruned page: the self-check's reading)."""
+    spec = source_for_url(url, sources_file)
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", decode_html(body, content_type)) or "<html/>"
+    try:
+        doc = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return {"container": None, "page": None, "plain": None}
+    meta = pagemeta.read(doc, spec, url)
+    headings = [meta.title, *pagemeta.select(doc, "h1")[:1]]
+    plain = _clean(_trafilatura_blocks(text, {}, scoped=False), headings, spec, False)
+    # Each path prunes its own copy of the page: _body_blocks changes the tree it is given.
+    raw, scoped, _lead = _body_blocks(lxml.html.document_fromstring(text), spec, meta.description)
+    container = _clean(raw, headings, spec, True) if scoped else None
+    whole = replace(spec, extract={**spec.extract, "container": []})
+    doc = lxml.html.document_fromstring(text)
+    raw, _scoped, lead = _body_blocks(doc, whole, meta.description)
+    page = _clean(raw, headings, spec, False)
+    if lead and page and not any(normalize(b).startswith(lead) for b in page):
+        page.insert(0, lead)
+    return {"container": container, "page": page, "plain": plain}

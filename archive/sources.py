@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import cssselect
+
 # Read as a package resource, not beside __file__: inside a zipped egg (scrapyd runs those) or a
 # zipapp there is no directory to look in.
 DEFAULTS = importlib.resources.files(__package__).joinpath("sources.toml")
@@ -46,7 +48,8 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
                           "release_id", "translations", "office_regex", "section_regex"}),
     "discovery": frozenset({"feeds", "sitemaps", "listings", "listing_link_css", "listing_form_id",
                             "listing_fields", "prid_template", "request_headers",
-                            "sitemap_month_template", "url_date", "agency_filter"}),
+                            "sitemap_month_template", "url_date", "agency_filter",
+                            "listing_next", "listing_pages"}),
 }  # fmt: skip
 
 
@@ -66,6 +69,26 @@ def validate(tables: dict, origin: str) -> None:
                 raise SourcesError(f"{origin}: [{name}] {section} must be a table")
             if section in KNOWN_KEYS:
                 _check_keys(value, KNOWN_KEYS[section], f"{origin}: [{name}.{section}]")
+            for key in _SELECTOR_KEYS.get(section, ()):
+                _check_selectors(value.get(key), f"{origin}: [{name}.{section}] {key}")
+
+
+# Keys holding CSS selectors (extract's may end in "@attr"): checked on load, so a typo in an
+# override file is refused with its place instead of failing on the first page it meets.
+_SELECTOR_KEYS = {
+    "extract": ("container", "standfirst", "drop", "require", "title", "date", "author",
+                "ministry", "release_id", "translations"),
+    "discovery": ("listing_link_css", "listing_next"),
+}  # fmt: skip
+
+
+def _check_selectors(value: Any, where: str) -> None:
+    for selector in [value] if isinstance(value, str) else value or []:
+        css = selector.partition("@")[0] if "@" in selector.split("]")[-1] else selector
+        try:
+            cssselect.HTMLTranslator().css_to_xpath(css)
+        except cssselect.SelectorError as exc:
+            raise SourcesError(f"{where}: {selector!r} is not a CSS selector ({exc})") from None
 
 
 def _check_keys(table: dict, known: frozenset[str], where: str) -> None:
@@ -144,7 +167,8 @@ def _spec(table: dict) -> SourceSpec:
 
 
 @lru_cache(maxsize=8)
-def _load(override: str | None) -> dict[str, SourceSpec]:
+def _tables(override: str | None) -> dict[str, dict]:
+    """The defaults with the override merged over them, before [generic] is inherited."""
     tables = tomllib.loads(DEFAULTS.read_text(encoding="utf-8"))
     validate(tables, f"{__package__}/sources.toml")
     if override:
@@ -152,6 +176,12 @@ def _load(override: str | None) -> dict[str, SourceSpec]:
             over = tomllib.load(fh)
         validate(over, str(override))
         tables = _merge(tables, over)
+    return tables
+
+
+@lru_cache(maxsize=8)
+def _load(override: str | None) -> dict[str, SourceSpec]:
+    tables = _tables(override)
     generic = tables["generic"]
     specs = {"generic": _spec(generic)}
     for name, table in tables.items():
@@ -164,6 +194,13 @@ def load_sources(override: Path | str | None = None) -> dict[str, SourceSpec]:
     """All specs by name; ``override`` (default: $SANGRAH_SOURCES) is merged over the defaults."""
     path = override if override is not None else os.environ.get(ENV_VAR) or None
     return _load(str(path) if path else None)
+
+
+def own_extract(name: str, override: Path | str | None = None) -> dict[str, Any]:
+    """A source's own [<name>.extract] table (defaults + override), without what it inherits
+    from [generic]: tells an operator which selectors are the source's and which the fallbacks."""
+    path = override if override is not None else os.environ.get(ENV_VAR) or None
+    return dict(_tables(str(path) if path else None).get(name, {}).get("extract", {}))
 
 
 def source_for_url(url: str, override: Path | str | None = None) -> SourceSpec:

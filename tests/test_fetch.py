@@ -282,3 +282,26 @@ def test_reprocess_from_warcs_without_refetching(local_run, tmp_path):
             new, again[url]["warc"], again[url]["offset"], again[url]["length"]
         )
         assert content == (CORPUS / ENTRIES[url]["body"]).read_bytes()
+
+
+def test_extraction_path_reaches_the_metadata_record_and_the_index(local_run):
+    """How each text was read (path, agreement, the selectors that matched) is kept with it."""
+    root, _done, results = local_run
+    store = open_store(str(root))
+    result = results[ARTICLES[0]]
+    index = result["warc"].removesuffix(".warc.gz") + ".cdxj"
+    (entry,) = (
+        e
+        for e in cdxj.parse(store.get_bytes(index))
+        if e.fields.get("type") == "metadata" and e.fields.get("txt") == result["txt"]
+    )
+    record, content = read_record(
+        store, result["warc"], int(entry.fields["offset"]), int(entry.fields["length"])
+    )
+    assert record.rec_type == "metadata"
+    stored = json.loads(content)
+    assert stored["path"] == entry.fields["path"] and stored["path"].startswith("container")
+    assert stored["agreement"] == entry.fields["agreement"] and 0 < stored["agreement"] <= 1
+    for name in ("container_selector", "title_selector", "date_selector"):
+        assert stored[name] == entry.fields[name], name
+    assert stored["container_selector"] and stored["title_selector"]

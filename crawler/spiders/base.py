@@ -1,12 +1,13 @@
 """``NewsSiteSpider``: discover a source's article URLs, then archive them newest first.
 
 Two phases. Discovery fetches the source's feeds, sitemaps (index -> children; monthly ones chosen
-by the window) and listing pages, as configured in ``[<source>.discovery]`` of sources.toml; every
-link is filtered by the source's URL rules, keyed by its canonical URL (AMP/iframe/mobile twins
-collapse) and merged with what other documents said about it (date, agency). When discovery is
-done (the spider goes idle) the links are filtered by the window (``since``/``until``, ISO dates,
-IST days; undated links are kept), sorted newest first, cut to ``limit`` and requested; each
-answer becomes one result item, like ``fetch``'s.
+by the window) and listing pages (and their next pages, up to ``listing_pages`` per listing), as
+configured in ``[<source>.discovery]`` of sources.toml; every link is filtered by the source's
+URL rules, keyed by its canonical URL (AMP/iframe/mobile twins collapse) and merged with what
+other documents said about it (date, agency). When discovery is done (the spider goes idle) the
+links are filtered by the window (``since``/``until``, ISO dates, IST days; undated links are
+kept), sorted newest first, cut to ``limit`` and requested; each answer becomes one result item,
+like ``fetch``'s.
 
 Spider arguments (``-a name=value``): since, until, limit, refetch (request articles whose
 TXT is already in the store again; by default a crawl is incremental and skips them), revisit
@@ -27,7 +28,7 @@ import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
@@ -201,12 +202,19 @@ class NewsSiteSpider(scrapy.Spider):
         return ()
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        limit = self.settings.getint("DOWNLOAD_MAXSIZE") or discovery.SITEMAP_MAX_SIZE
+        max_size = self.settings.getint("DOWNLOAD_MAXSIZE") or discovery.SITEMAP_MAX_SIZE
         try:
-            kind, links = discovery.parse_sitemap(response.body, response.url, limit)
+            kind, links = discovery.parse_sitemap(response.body, response.url, max_size)
         except discovery.SitemapTooLarge as exc:
             self.discovery_error(response.url, str(exc))
             return
+        if limit := response.meta.get("truncated_at"):
+            # Cut at DOWNLOAD_MAXSIZE (crawler.extensions.sizelimit): the links read from the part
+            # received are used, but for the last one, which the cut may have shortened.
+            self.discovery_error(response.url, f"sitemap larger than {limit} bytes: cut there")
+            if not kind:
+                return
+            links = links[:-1]
         self.note_document(response, kind or "not a sitemap", links)
         if kind == "index":
             for child in links:
@@ -217,14 +225,36 @@ class NewsSiteSpider(scrapy.Spider):
         else:
             self.discovery_error(response.url, "not a sitemap")
 
-    def parse_listing(self, response: Response) -> Iterable[scrapy.Request]:
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         css = self.conf.get("listing_link_css")
         links = discovery.parse_listing(response.text, response.url, css)
         if not css:  # every <a>: where the URL rules say nothing, keep what looks like news
             links = [link for link in links if self._listed_article(link.url)]
         self.note_document(response, "listing", links)
         self.add_links(links, response.url)
-        return ()
+        return self.next_listing(response)
+
+    def next_listing(self, response: Response) -> Iterator[scrapy.Request]:
+        """The listing's next page (``listing_next``), until the listing has given
+        ``listing_pages`` pages: older pages hold older links, and an endless or looping
+        pagination must not keep discovery from ending."""
+        css = self.conf.get("listing_next")
+        css = ", ".join(css) if isinstance(css, list) else css
+        if not css or not isinstance(response, TextResponse):
+            return
+        url = discovery.next_page(response.text, response.url, css)
+        page = response.meta.get("listing_page", 1)
+        if url is None:
+            return
+        if page >= int(self.conf.get("listing_pages", 1)):
+            self.crawler.stats.inc_value("sangrah/discovery/listing_capped")
+            logger.info("listing %s: page cap %d reached, %s not followed", response.url, page, url)
+        elif not self.in_scope(url):
+            self.crawler.stats.inc_value("sangrah/discovery/listing_offsite")
+            logger.info("listing %s: next page %s is out of scope", response.url, url)
+        else:
+            self.crawler.stats.inc_value("sangrah/discovery/listing_next")
+            yield self.discovery_request(url, self.parse_listing, meta={"listing_page": page + 1})
 
     def _listed_article(self, url: str) -> bool:
         verdict = self.spec_for(url).is_article_url(url)
