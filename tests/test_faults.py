@@ -79,6 +79,16 @@ def test_sigkill_at_each_step(tmp_path: Path, point: str) -> None:
     recover_and_check(store_uri, open_store(store_uri))
 
 
+@pytest.mark.parametrize("point", ["publish.completed:1", "publish.warc:1", "publish.index:1"])
+def test_sigkill_during_recovery(tmp_path: Path, point: str) -> None:
+    """The run dies, then the sync that recovers it dies too, at a step of its own."""
+    store_uri = str(tmp_path / "store")
+    run_fetch(store_uri, ARTICLES, *ROTATE, env={"SANGRAH_KILL_AT": "txt.stored:5"})
+    first = sangrah("sync", "--store", store_uri, env={"SANGRAH_KILL_AT": point})
+    assert first.returncode == -9, first.stderr[-2000:]
+    recover_and_check(store_uri, open_store(store_uri))
+
+
 @pytest.mark.parametrize("point", ["txt.claimed:3", "seal.renamed:1", "publish.warc:1"])
 def test_sigkill_at_each_step_s3(s3_server: SeaweedInfo, s3_bucket: str, tmp_path, point):
     env = s3_env(s3_server, tmp_path / "spool")
