@@ -11,31 +11,24 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
-_WWW = re.compile(r"^www\d*\.")
+import surt as _surt
+
 _DIGITS = re.compile(r"\D")
-_SLASHES = re.compile(r"/{2,}")
 
 
 def surt(url: str) -> str:
-    """Sort-friendly URI Reordering Transform, as the ``surt`` package does it by default.
+    """The SURT key pywb and cdxj-indexer give ``url``: the ``surt`` package's defaults.
 
-    Scheme and ``www.`` dropped, host reversed, everything lowercased, default port dropped,
-    repeated slashes folded, query arguments sorted, fragment dropped:
-    ``https://www.pib.gov.in/P.aspx?b=2&a=1`` -> ``in,gov,pib)/p.aspx?a=1&b=2``.
+    Scheme and ``www.`` dropped, host reversed and IDNA-encoded, everything lowercased, default
+    port and trailing slash dropped, repeated slashes folded, unreserved characters unescaped,
+    query arguments sorted, fragment dropped: ``https://www.pib.gov.in/P.aspx?b=2&a=1`` ->
+    ``in,gov,pib)/p.aspx?a=1&b=2``. A key of our own making would miss pywb's lookups.
     """
-    parts = urlsplit(url.strip())
-    host = _WWW.sub("", (parts.hostname or "").lower().strip("."))
-    key = ",".join(reversed(host.split("."))) if host else ""
-    port = parts.port
-    if port and port not in (80, 443):
-        key += f":{port}"
-    path = _SLASHES.sub("/", parts.path or "/")
-    # The whole key is lowercase, so the arguments are sorted after lowercasing (as surt does).
-    pairs = parse_qsl(parts.query.lower(), keep_blank_values=True)
-    query = urlencode(sorted(pairs), safe="/:,")
-    return f"{key}){path}{'?' + query if query else ''}".lower()
+    try:
+        return _surt.surt(url)
+    except Exception:  # as cdxj-indexer does: a URL surt cannot parse is its own key
+        return url
 
 
 def timestamp14(warc_date: str) -> str:

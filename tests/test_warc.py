@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from cdxj_indexer.main import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj
@@ -137,9 +139,26 @@ def test_recorder_rotates_renames_and_indexes(tmp_path: Path):
     assert recorder.rotate_if_full() is None  # nothing open any more
 
 
-def test_surt():
-    assert cdxj.surt("https://www.PIB.gov.in/P.aspx?b=2&a=1#x") == "in,gov,pib)/p.aspx?a=1&b=2"
-    assert cdxj.surt("http://ndtv.in:8080/india") == "in,ndtv:8080)/india"
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("https://www.PIB.gov.in/P.aspx?b=2&a=1#x", "in,gov,pib)/p.aspx?a=1&b=2"),
+        ("http://ndtv.in:8080/india", "in,ndtv:8080)/india"),
+        ("https://ndtv.in/india/", "in,ndtv)/india"),  # pywb drops the trailing slash
+        ("https://ndtv.in/", "in,ndtv)/"),
+        ("https://ndtv.in/%7Eeditor/a", "in,ndtv)/~editor/a"),  # unreserved: unescaped
+        ("https://ndtv.in/a//b", "in,ndtv)/a/b"),
+        (  # a Devanagari host is punycoded, its path percent-encoded
+            "https://हिंदी.भारत/समाचार/",
+            "xn--h2brj9c,xn--i1b6e8byah)/%e0%a4%b8%e0%a4%ae%e0%a4%be%e0%a4%9a%e0%a4%be%e0%a4%b0",
+        ),
+        ("urn:text:https://ndtv.in/India/", "urn:text:https://ndtv.in/india"),
+    ],
+)
+def test_surt_is_pywbs(url, key):
+    assert cdxj.surt(url) == key
+    # cdxj-indexer, which pywb's own tools use, gives the same key
+    assert CDXJIndexer(None, []).get_url_key(url) == key
 
 
 def _recorder(tmp_path: Path, **kwargs) -> WarcRecorder:
