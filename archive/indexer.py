@@ -17,6 +17,7 @@ from typing import BinaryIO
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj
+from archive.warc import page_of
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
                 "offset": str(offset),
                 "filename": filename,
                 "id": record_id,
+                "page": page_of(url),
                 "refers_to": {**by_id.get(refers, {}), "id": refers},
                 **({"text_record": text} if text else {}),
                 **json.loads(payload or b"{}"),

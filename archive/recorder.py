@@ -21,6 +21,7 @@ from pathlib import Path
 
 from archive import cdxj, faults
 from archive.warc import (
+    EXTRACTION_URN,
     Clock,
     Exchange,
     IdFactory,
@@ -210,7 +211,10 @@ class WarcRecorder:
         record_id: str | None = None,
     ) -> RecordRef:
         """Write a metadata record about ``response`` (after a conversion record holding
-        ``text``, when given); index it with ``data`` and links back to both."""
+        ``text``, when given); index it with ``data`` and links back to both.
+
+        ``target_uri`` is the page's URL: the records are named after it (``urn:extraction:``,
+        ``urn:text:``), and the index line keeps it as ``page``."""
         with self._lock, self._operation() as writer:
             text_ref = None
             if text is not None:
@@ -226,11 +230,14 @@ class WarcRecorder:
                 "offset": str(ref.offset),
                 "filename": writer.filename,
                 "id": ref.record_id,
+                "page": target_uri,
                 "refers_to": _location(response),
                 **({"text_record": _location(text_ref)} if text_ref else {}),
                 **dict(sorted(data.items())),  # as the metadata record stores it
             }
-            self._entries.append(cdxj.CdxjEntry(target_uri, cdxj.timestamp14(ref.date), fields))
+            self._entries.append(
+                cdxj.CdxjEntry(EXTRACTION_URN + target_uri, cdxj.timestamp14(ref.date), fields)
+            )
             return ref
 
     @contextlib.contextmanager

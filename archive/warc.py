@@ -33,6 +33,22 @@ IdFactory = Callable[[], str]
 _TRANSFER_HEADERS = {"transfer-encoding"}
 
 
+# Records about a page (its extracted text, its extraction result) are not the page: under the
+# page's own URL pywb and a WACZ would serve them in its place at a nearby timestamp. They are
+# named like Browsertrix's ``urn:text:<url>`` / ``urn:pageinfo:<url>`` records instead, so replay
+# tools index them apart from the page, and the page URL still reads off the name.
+TEXT_URN = "urn:text:"
+EXTRACTION_URN = "urn:extraction:"
+
+
+def page_of(target_uri: str) -> str:
+    """The page a text or metadata record is about (older records name the page itself)."""
+    for prefix in (TEXT_URN, EXTRACTION_URN):
+        if target_uri.startswith(prefix):
+            return target_uri.removeprefix(prefix)
+    return target_uri
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -218,11 +234,12 @@ class WarcFileWriter:
         )
         return response_ref, self._write(request)
 
-    def write_conversion(self, target_uri: str, refers_to: str, text: bytes) -> RecordRef:
+    def write_conversion(self, page_url: str, refers_to: str, text: bytes) -> RecordRef:
         """The article text extracted from an earlier record, as Common Crawl's WET files keep
-        it: the TXT file is derived from this record and can be rebuilt from it."""
+        it: the TXT file is derived from this record and can be rebuilt from it. Named
+        ``urn:text:<page URL>``."""
         record = self._writer.create_warc_record(
-            target_uri,
+            TEXT_URN + page_url,
             "conversion",
             payload=BytesIO(text),
             length=len(text),
@@ -236,15 +253,16 @@ class WarcFileWriter:
         return self._write(record)
 
     def write_metadata(
-        self, target_uri: str, refers_to: str, data: dict, *, record_id: str | None = None
+        self, page_url: str, refers_to: str, data: dict, *, record_id: str | None = None
     ) -> RecordRef:
-        """A JSON metadata record about an earlier record (extraction results, TXT key...).
+        """A JSON metadata record about an earlier record (extraction results, TXT key...),
+        named ``urn:extraction:<page URL>``.
 
         ``record_id`` lets a caller name the record before writing it (a TXT claim points at it).
         """
         body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
         record = self._writer.create_warc_record(
-            target_uri,
+            EXTRACTION_URN + page_url,
             "metadata",
             payload=BytesIO(body),
             length=len(body),

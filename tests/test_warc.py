@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import io
 import itertools
 import subprocess
@@ -135,7 +136,8 @@ def test_recorder_rotates_renames_and_indexes(tmp_path: Path):
     kinds = {e.fields.get("type", e.fields["mime"]) for e in entries}
     assert kinds == {"text/html", "metadata"}
     meta = next(e for e in entries if e.fields.get("type") == "metadata")
-    assert meta.url == ref_url and meta.fields["refers_to"]["offset"] == ref.offset
+    assert meta.url == "urn:extraction:" + ref_url and meta.fields["page"] == ref_url
+    assert meta.fields["refers_to"]["offset"] == ref.offset
     assert recorder.rotate_if_full() is None  # nothing open any more
 
 
@@ -209,3 +211,39 @@ def _request_length(path: Path, response: RecordRef) -> int:
         assert record.rec_type == "request"
         it.read_to_end()
         return it.get_record_length()
+
+
+def cdxj_indexer_lines(warc: Path, *args: str) -> list[tuple[str, str, dict]]:
+    """pywb's indexer on ``warc``: (key, timestamp, fields) per line."""
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("cdxj-indexer")), *args, str(warc)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [(k, t, json.loads(b)) for k, t, b in (line.split(" ", 2) for line in out.splitlines())]
+
+
+def test_page_records_are_not_the_page(tmp_path: Path):
+    """The text and extraction records of a page are named urn:text:/urn:extraction:, so a
+    replay tool indexing the WARC finds only the response under the page's own key."""
+    recorder = _recorder(tmp_path)
+    page = gzip_exchange().url
+    ref = recorder.record_exchange(gzip_exchange())
+    recorder.record_metadata(page, ref, {"txt": "txt/pib/a.txt"}, text="पाठ\n".encode())
+    warc_key, index = recorder.close()
+    with (tmp_path / warc_key).open("rb") as f:
+        targets = {
+            r.rec_type: r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f)
+        }
+    assert targets["response"] == targets["request"] == page
+    assert targets["conversion"] == "urn:text:" + page
+    assert targets["metadata"] == "urn:extraction:" + page
+    theirs = cdxj_indexer_lines(tmp_path / warc_key)
+    assert [fields["offset"] for key, _, fields in theirs if key == cdxj.surt(page)] == [
+        str(ref.offset)
+    ]
+    ours = {e.key: e for e in cdxj.parse((tmp_path / index).read_bytes())}
+    meta = ours[cdxj.surt("urn:extraction:" + page)]
+    assert meta.fields["page"] == page and meta.fields["txt"] == "txt/pib/a.txt"
+    assert {key for key, _, _ in theirs} == set(ours)
