@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import json
 import io
 import itertools
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
