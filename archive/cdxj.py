@@ -1,8 +1,10 @@
 """Per-WARC CDXJ index lines, in the form pywb and cdxj-indexer read.
 
 ``<SURT key> <14-digit timestamp> <JSON>`` sorted by key then timestamp; the JSON carries pywb's
-fields (url, mime, status, digest, length, offset, filename) plus sangrah's own (txt, title,
-published, source, canonical...), which pywb ignores.
+fields (url, mime, status, digest, length, offset, filename; for a POST also method and
+requestBody, and the key is that of ``url?__wb_method=POST&<body>``, as pywb looks it up) plus
+sangrah's own (txt, title, published, source, canonical, request_digest...), which pywb
+ignores.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from io import BytesIO
 
 import surt as _surt
+from cdxj_indexer.postquery import query_extract
 
 _DIGITS = re.compile(r"\D")
 
@@ -31,6 +35,27 @@ def surt(url: str) -> str:
         return url
 
 
+def method_query(method: str, content_type: str | None, body: bytes) -> str | None:
+    """A POST/PUT body as the query pywb appends to its URL (``None`` for other methods): a
+    form's fields, a JSON body's values, or the bytes in base64, cut at 4,096 characters
+    (cdxj-indexer's and pywb's own canonicalisation, so both find what we index)."""
+    if method.upper() not in ("POST", "PUT"):
+        return None
+    return query_extract(content_type, len(body), BytesIO(body), "") or ""
+
+
+def method_url(url: str, method: str | None, query: str | None) -> str:
+    """The URL pywb looks a POST/PUT capture up by: ``url?__wb_method=POST&<query>``.
+
+    pywb replays a POST by appending the method and the body's query to the URL it looks up;
+    a POST indexed under the plain URL would answer (and be answered by) the GET.
+    """
+    if query is None or not method:
+        return url
+    appended = f"__wb_method={method.upper()}" + (f"&{query}" if query else "")
+    return f"{url}{'&' if '?' in url else '?'}{appended}"
+
+
 def timestamp14(warc_date: str) -> str:
     """``2025-05-05T12:17:00.123456Z`` -> ``20250505121700``."""
     return _DIGITS.sub("", warc_date)[:14].ljust(14, "0")
@@ -44,7 +69,7 @@ class CdxjEntry:
 
     @property
     def key(self) -> str:
-        return surt(self.url)
+        return surt(method_url(self.url, self.fields.get("method"), self.fields.get("requestBody")))
 
     def line(self) -> str:
         data = {"url": self.url, **self.fields}

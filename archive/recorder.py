@@ -28,6 +28,7 @@ from archive.warc import (
     RecordRef,
     WarcFileWriter,
     new_record_id,
+    payload_digest,
     utc_now,
 )
 
@@ -74,11 +75,23 @@ def index_key(key: str) -> str:
     return key.removesuffix(".warc.gz") + ".cdxj"
 
 
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    return next((value for key, value in headers if key.lower() == name), None)
+
+
 def _mime(headers: list[tuple[str, str]]) -> str:
-    for name, value in headers:
-        if name.lower() == "content-type":
-            return value.split(";")[0].strip().lower() or "unk"
-    return "unk"
+    value = _header(headers, "content-type")
+    return (value or "").split(";")[0].strip().lower() or "unk"
+
+
+def request_fields(method: str, content_type: str | None, body: bytes) -> dict:
+    """Index fields of a POST/PUT response (none for a GET): pywb's ``method`` and
+    ``requestBody``, which key the line as pywb looks it up, and the body's digest, which tells
+    two postbacks to one URL apart where the 4,096-character ``requestBody`` cannot."""
+    query = cdxj.method_query(method, content_type, body)
+    if query is None:
+        return {}
+    return {"method": method.upper(), "requestBody": query, "request_digest": payload_digest(body)}
 
 
 def _location(ref: RecordRef) -> dict:
@@ -195,6 +208,11 @@ class WarcRecorder:
                 "filename": writer.filename,
                 "id": response.record_id,
                 "date": response.date,
+                **request_fields(
+                    exchange.method,
+                    _header(exchange.request_headers, "content-type"),
+                    exchange.request_body,
+                ),
             }
             self._entries.append(
                 cdxj.CdxjEntry(exchange.url, cdxj.timestamp14(response.date), fields)

@@ -16,8 +16,12 @@ from cdxj_indexer.main import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj
+from archive.captures import CaptureIndex, exchange_key
 from archive.indexer import index_warc, rescue_open_warc
 from archive.recorder import WarcRecorder, index_key
+from archive.session import ArchiveSession
+from archive.spool import Spool
+from archive.storage.local import LocalStore
 from archive.warc import Exchange, RecordRef, WarcFileWriter, payload_digest
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -247,3 +251,58 @@ def test_page_records_are_not_the_page(tmp_path: Path):
     meta = ours[cdxj.surt("urn:extraction:" + page)]
     assert meta.fields["page"] == page and meta.fields["txt"] == "txt/pib/a.txt"
     assert {key for key, _, _ in theirs} == set(ours)
+
+
+POSTBACK = "https://www.pib.gov.in/allRel.aspx?reg=3&lang=2"
+
+
+def postback(month: int, **overrides) -> Exchange:
+    """PIB's listing form posted back for one month (a form body, as Scrapy's FormRequest)."""
+    fields = dict(
+        url=POSTBACK,
+        method="POST",
+        request_headers=[("Content-Type", "application/x-www-form-urlencoded")],
+        request_body=f"__EVENTTARGET=ctl00%24Month&Year=2025&Month={month}&q=%E0%A4%95".encode(),
+    )
+    return gzip_exchange(**{**fields, **overrides})
+
+
+def test_post_is_indexed_as_pywb_looks_it_up(tmp_path: Path):
+    recorder = _recorder(tmp_path)
+    get = recorder.record_exchange(gzip_exchange(url=POSTBACK))
+    post = recorder.record_exchange(postback(5))
+    warc_key, index = recorder.close()
+    ours = {e.fields["offset"]: e for e in cdxj.parse((tmp_path / index).read_bytes())}
+    assert ours[str(get.offset)].key == "in,gov,pib)/allrel.aspx?lang=2&reg=3"
+    mine = ours[str(post.offset)]
+    assert mine.key == (
+        "in,gov,pib)/allrel.aspx?__eventtarget=ctl00$month&__wb_method=post"
+        "&lang=2&month=5&q=%e0%a4%95&reg=3&year=2025"
+    )
+    assert mine.url == POSTBACK and mine.fields["method"] == "POST"
+    assert mine.fields["request_digest"] == payload_digest(postback(5).request_body)
+    # pywb's indexer with its POST handling gives the same keys and fields
+    theirs = {f["offset"]: (k, f) for k, _, f in cdxj_indexer_lines(tmp_path / warc_key, "-p")}
+    assert theirs[str(post.offset)][0] == mine.key
+    assert theirs[str(post.offset)][1]["requestBody"] == mine.fields["requestBody"]
+    assert theirs[str(get.offset)][0] == ours[str(get.offset)].key
+    with (tmp_path / warc_key).open("rb") as stream:
+        rebuilt = index_warc(stream, warc_key.rsplit("/", 1)[-1], warc_key)
+    assert cdxj.render(rebuilt) == (tmp_path / index).read_bytes()
+
+
+def test_revisits_compare_method_and_body(tmp_path: Path):
+    """A postback is a revisit only of the same postback: same URL, method and body."""
+    store = LocalStore(tmp_path / "store")
+    session = ArchiveSession(store, Spool(tmp_path / "spool", store), _recorder(tmp_path))
+    kinds = []
+    for exchange in [gzip_exchange(url=POSTBACK), postback(5), postback(6), postback(5)]:
+        _ref, revisit_of = session.record_exchange(exchange)
+        kinds.append(revisit_of is not None)
+    assert kinds == [False, False, False, True]  # one payload, but three different requests
+    _warc, index = session.recorder.close()
+    again = CaptureIndex()
+    again.add_index(index, (tmp_path / index).read_bytes())  # as the next run loads it
+    keys = [POSTBACK, exchange_key(postback(5)), exchange_key(postback(6))]
+    assert len({again.get(key).offset for key in keys}) == 3
+    assert again.get(exchange_key(postback(7))) is None
