@@ -184,6 +184,7 @@ def response_head(exchange: Exchange) -> bytes:
         lines = [_bytes(f"{name}: {value}\r\n") for name, value in exchange.response_headers]
         end = b"\r\n"
     length = str(len(exchange.body)).encode()
+    eol = b"\r\n" if status.endswith(b"\r\n") else b"\n"  # added lines end like the others
     out, has_length = [status], False
     for lines_of_field in _fields(lines):
         name = _field_name(lines_of_field)
@@ -196,7 +197,7 @@ def response_head(exchange: Exchange) -> bytes:
         out += lines_of_field
     out += [b"X-Archive-Trailer-" + line for line in _lines(exchange.trailers)]
     if not has_length:
-        out.append(b"Content-Length: " + length + b"\r\n")
+        out.append(b"Content-Length: " + length + eol)
     return b"".join(out) + end
 
 
