@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STORE  ?= ./archive-data
 
-.PHONY: setup browser run test lint clean
+.PHONY: setup browser pywb run test lint clean
 
 $(BIN)/sangrah: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,17 @@ browser:
 	command -v chromium >/dev/null && dpkg -s fonts-noto-core >/dev/null 2>&1 || \
 	  (apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-core)
 
-test: setup browser
+# pywb 2.10 (tests/test_pywb.py replays our WARCs and CDXJ with it) pins old dependencies, so it
+# gets a virtualenv of its own.
+PYWB := .venv-pywb/bin/wayback
+
+$(PYWB):
+	$(PYTHON) -m venv .venv-pywb
+	.venv-pywb/bin/pip install --quiet pywb==2.10.0
+
+pywb: $(PYWB)
+
+test: setup browser pywb
 	$(BIN)/pytest -q
 
 lint: setup

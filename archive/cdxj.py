@@ -72,7 +72,7 @@ class CdxjEntry:
         return surt(method_url(self.url, self.fields.get("method"), self.fields.get("requestBody")))
 
     def line(self) -> str:
-        data = {"url": self.url, **self.fields}
+        data = {"url": self.url, **{k: v for k, v in self.fields.items() if k != "url"}}
         return f"{self.key} {self.timestamp} {json.dumps(data, ensure_ascii=False)}"
 
 

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj
-from archive.recorder import request_fields
+from archive.recorder import metadata_fields, request_fields
 from archive.warc import page_of
 
 logger = logging.getLogger(__name__)
@@ -85,8 +85,8 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
                 "page": page_of(url),
                 "refers_to": {**by_id.get(refers, {}), "id": refers},
                 **({"text_record": text} if text else {}),
-                **json.loads(payload or b"{}"),
             }
+            fields.update(metadata_fields(fields, json.loads(payload or b"{}")))
         else:
             continue
         entries.append(cdxj.CdxjEntry(url, cdxj.timestamp14(date), fields))

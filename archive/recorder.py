@@ -84,6 +84,12 @@ def _mime(headers: list[tuple[str, str]]) -> str:
     return (value or "").split(";")[0].strip().lower() or "unk"
 
 
+def metadata_fields(fields: dict, data: dict) -> dict:
+    """A metadata record's data for its index line, as the record stores it, less what would
+    overwrite the line's own fields: its ``url`` is the record's name, pywb reads it."""
+    return {k: v for k, v in sorted(data.items()) if k != "url" and k not in fields}
+
+
 def request_fields(method: str, content_type: str | None, body: bytes) -> dict:
     """Index fields of a POST/PUT response (none for a GET): pywb's ``method`` and
     ``requestBody``, which key the line as pywb looks it up, and the body's digest, which tells
@@ -251,8 +257,8 @@ class WarcRecorder:
                 "page": target_uri,
                 "refers_to": _location(response),
                 **({"text_record": _location(text_ref)} if text_ref else {}),
-                **dict(sorted(data.items())),  # as the metadata record stores it
             }
+            fields.update(metadata_fields(fields, data))
             self._entries.append(
                 cdxj.CdxjEntry(EXTRACTION_URN + target_uri, cdxj.timestamp14(ref.date), fields)
             )

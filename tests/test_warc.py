@@ -234,7 +234,8 @@ def test_page_records_are_not_the_page(tmp_path: Path):
     recorder = _recorder(tmp_path)
     page = gzip_exchange().url
     ref = recorder.record_exchange(gzip_exchange())
-    recorder.record_metadata(page, ref, {"txt": "txt/pib/a.txt"}, text="पाठ\n".encode())
+    data = {"txt": "txt/pib/a.txt", "url": page}  # an extraction result names its page too
+    recorder.record_metadata(page, ref, data, text="पाठ\n".encode())
     warc_key, index = recorder.close()
     with (tmp_path / warc_key).open("rb") as f:
         targets = {
@@ -251,6 +252,7 @@ def test_page_records_are_not_the_page(tmp_path: Path):
     meta = ours[cdxj.surt("urn:extraction:" + page)]
     assert meta.fields["page"] == page and meta.fields["txt"] == "txt/pib/a.txt"
     assert {key for key, _, _ in theirs} == set(ours)
+    assert {f["url"] for _, _, f in theirs} == {page, "urn:extraction:" + page}
 
 
 POSTBACK = "https://www.pib.gov.in/allRel.aspx?reg=3&lang=2"
