@@ -9,7 +9,9 @@ import socket
 import socketserver
 import subprocess
 import threading
+import time
 import zlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,7 @@ TARGET = "/" + "/".join(
     "".join(f"%{b:02X}" for b in part.encode()) for part in ("समाचार", "खबर")
 )  # where Scrapy follows the raw Location to
 CASES[TARGET + "?q=%E0%A5%A7"] = CASES["/odd"]
+CASES["/slow"] = CASES["/odd"]  # answered 1.5 s after the request arrives
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"  # robots.txt
 PROXY_NAMES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY")
 
@@ -81,6 +84,7 @@ class RawServer(socketserver.ThreadingTCPServer):
 
     def __init__(self):
         self.paths: list[str] = []
+        self.arrived: dict[str, datetime] = {}
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(handler) -> None:  # `self`: the server
@@ -92,6 +96,9 @@ class RawServer(socketserver.ThreadingTCPServer):
                     data += chunk
                 path = data.split(b" ", 2)[1].decode("ascii")
                 self.paths.append(path)
+                self.arrived[path] = datetime.now(UTC)
+                if path == "/slow":
+                    time.sleep(1.5)
                 head, body, _, _ = CASES.get(path, (NOT_FOUND, b"", b"", b""))
                 handler.request.sendall(head + body)
                 handler.request.shutdown(socket.SHUT_WR)
@@ -100,13 +107,18 @@ class RawServer(socketserver.ThreadingTCPServer):
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> dict[str, tuple[bytes, bytes]]:
-    """Each response record as (HTTP head, payload), by target URL, after one fetch."""
-    server = RawServer()
+def server():
+    return RawServer()
+
+
+@pytest.fixture(scope="module")
+def recorded(server, tmp_path_factory) -> dict[str, tuple[bytes, bytes, str]]:
+    """Each response record as (HTTP head, payload, WARC-Date), by target URL, after one fetch."""
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     store = tmp_path_factory.mktemp("raw-store")
-    urls = [base + path for path in ("/odd", "/moved", "/chunked", "/not-modified", "/bare-lf")]
+    paths = ("/odd", "/moved", "/chunked", "/not-modified", "/bare-lf", "/slow")
+    urls = [base + path for path in paths]
     allow = ["-s", "SANGRAH_EGRESS_ALLOW=127.0.0.0/8", "-s", "RETRY_ENABLED=False"]
     env = {k: v for k, v in ENV.items() if k not in PROXY_NAMES}  # straight to the server
     command = [SANGRAH, "fetch", "--json", "--store", str(store), *allow, *urls]
@@ -117,7 +129,7 @@ def recorded(tmp_path_factory) -> dict[str, tuple[bytes, bytes]]:
     return {url.removeprefix(base): block for url, block in response_blocks(store).items()}
 
 
-def response_blocks(store: Path) -> dict[str, tuple[bytes, bytes]]:
+def response_blocks(store: Path) -> dict[str, tuple[bytes, bytes, str]]:
     blocks = {}
     for warc in store.rglob("*.warc.gz"):
         with warc.open("rb") as f:
@@ -134,16 +146,24 @@ def response_blocks(store: Path) -> dict[str, tuple[bytes, bytes]]:
                 block = member.partition(b"\r\n\r\n")[2].removesuffix(b"\r\n\r\n")
                 ends = [e for e in (b"\r\n\r\n", b"\n\n") if e in block]
                 head_end = min(block.index(e) + len(e) for e in ends)
-                blocks[url] = (block[:head_end], block[head_end:])
+                date = record.rec_headers.get_header("WARC-Date")
+                blocks[url] = (block[:head_end], block[head_end:], date)
     return blocks
 
 
 @pytest.mark.parametrize("path", [*CASES])
 def test_head_and_body_are_recorded_as_sent(recorded, path):
     _head, _body, head, body = CASES[path]
-    assert recorded[path] == (head, body)
+    assert recorded[path][:2] == (head, body)
 
 
 def test_raw_location_is_followed_and_kept(recorded):
     assert recorded["/moved"][0].count(LOCATION) == 1  # not percent-encoded, not mojibake
     assert TARGET + "?q=%E0%A5%A7" in recorded  # the redirect target was fetched and recorded
+
+
+def test_warc_date_is_when_the_request_was_sent(recorded, server):
+    """Not when the record was written: /slow answers 1.5 s after its request arrived."""
+    sent = datetime.fromisoformat(recorded["/slow"][2].replace("Z", "+00:00"))
+    arrived = server.arrived["/slow"]
+    assert arrived - timedelta(seconds=1) < sent <= arrived
