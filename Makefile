@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STORE  ?= ./archive-data
 
-.PHONY: setup browser services run test lint clean
+.PHONY: setup browser services pywb run test lint clean
 
 $(BIN)/sangrah: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,17 @@ services:
 	command -v redis-server >/dev/null || \
 	  (apt-get update && apt-get install -y --no-install-recommends redis-server)
 
-test: setup browser services
+# pywb 2.10 (tests/test_pywb.py replays our WARCs and CDXJ with it) pins old dependencies, so it
+# gets a virtualenv of its own.
+PYWB := .venv-pywb/bin/wayback
+
+$(PYWB):
+	$(PYTHON) -m venv .venv-pywb
+	.venv-pywb/bin/pip install --quiet pywb==2.10.0
+
+pywb: $(PYWB)
+
+test: setup browser services pywb
 	$(BIN)/pytest -q
 
 lint: setup

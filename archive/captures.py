@@ -20,6 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj
 from archive.storage import Store
+from archive.warc import Exchange, payload_digest
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,20 @@ class Capture:
     date: str  # WARC-Date of the original response record
     digest: str
     txt: str | None = None  # TXT key written for this capture, if it was an article
+    key: str = ""  # what the request was (see request_key); the URL alone for a GET
+
+
+def request_key(url: str, method: str = "GET", request_digest: str | None = None) -> str:
+    """What makes two requests the same, for revisits: the URL, and for anything but a GET the
+    method and the request body too (PIB's listing pages are POST postbacks to one URL, each
+    month's answer different)."""
+    if method.upper() == "GET":
+        return url
+    return f"{method.upper()} {url} {request_digest or ''}"
+
+
+def exchange_key(exchange: Exchange) -> str:
+    return request_key(exchange.url, exchange.method, payload_digest(exchange.request_body))
 
 
 class CaptureIndex:
@@ -57,17 +72,23 @@ class CaptureIndex:
             self._db.close()
             self._db = None
 
-    def get(self, url: str) -> Capture | None:
-        capture = self._latest.get(url) or self._stored_capture(url)
+    def get(self, key: str) -> Capture | None:
+        """The latest capture of a request (:func:`request_key`: a GET's is its URL). Across
+        runs the catalog answers for GETs only (its captures carry no method): a POST is
+        compared with the run's own captures."""
+        capture = self._latest.get(key)
+        if capture is None and " " not in key:
+            capture = self._stored_capture(key)
         if capture is None:
             return None
         txt = self._txt.get((capture.warc, capture.offset)) or capture.txt
         return capture if txt == capture.txt else replace(capture, txt=txt)
 
     def add_response(self, capture: Capture) -> None:
-        previous = self._latest.get(capture.url)
+        key = capture.key or capture.url
+        previous = self._latest.get(key)
         if previous is None or previous.date <= capture.date:
-            self._latest[capture.url] = capture
+            self._latest[key] = capture
 
     def add_txt(self, warc: str, offset: int, txt: str) -> None:
         self._txt[(warc, offset)] = txt
@@ -146,6 +167,9 @@ class CaptureIndex:
                         record_id=fields.get("id", ""),
                         date=fields.get("date") or entry.timestamp,
                         digest=fields["digest"],
+                        key=request_key(
+                            entry.url, fields.get("method", "GET"), fields.get("request_digest")
+                        ),
                     )
                 )
 

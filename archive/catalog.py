@@ -251,7 +251,7 @@ class Catalog:
         return {
             **{name: f.get(name) for name in _ARTICLE_FIELDS},
             "txt": _txt_of(f),
-            "url": entry.url,
+            "url": f.get("page") or entry.url,  # older indexes named the page itself
             "published_utc": _utc(f.get("published")),
             "warc": ref.get("warc"),
             "offset": ref.get("offset"),

@@ -1,8 +1,10 @@
 """Per-WARC CDXJ index lines, in the form pywb and cdxj-indexer read.
 
 ``<SURT key> <14-digit timestamp> <JSON>`` sorted by key then timestamp; the JSON carries pywb's
-fields (url, mime, status, digest, length, offset, filename) plus sangrah's own (txt, title,
-published, source, canonical...), which pywb ignores.
+fields (url, mime, status, digest, length, offset, filename; for a POST also method and
+requestBody, and the key is that of ``url?__wb_method=POST&<body>``, as pywb looks it up) plus
+sangrah's own (txt, title, published, source, canonical, request_digest...), which pywb
+ignores.
 """
 
 from __future__ import annotations
@@ -11,31 +13,47 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from io import BytesIO
 
-_WWW = re.compile(r"^www\d*\.")
+import surt as _surt
+from cdxj_indexer.postquery import query_extract
+
 _DIGITS = re.compile(r"\D")
-_SLASHES = re.compile(r"/{2,}")
 
 
 def surt(url: str) -> str:
-    """Sort-friendly URI Reordering Transform, as the ``surt`` package does it by default.
+    """The SURT key pywb and cdxj-indexer give ``url``: the ``surt`` package's defaults.
 
-    Scheme and ``www.`` dropped, host reversed, everything lowercased, default port dropped,
-    repeated slashes folded, query arguments sorted, fragment dropped:
-    ``https://www.pib.gov.in/P.aspx?b=2&a=1`` -> ``in,gov,pib)/p.aspx?a=1&b=2``.
+    Scheme and ``www.`` dropped, host reversed and IDNA-encoded, everything lowercased, default
+    port and trailing slash dropped, repeated slashes folded, unreserved characters unescaped,
+    query arguments sorted, fragment dropped: ``https://www.pib.gov.in/P.aspx?b=2&a=1`` ->
+    ``in,gov,pib)/p.aspx?a=1&b=2``. A key of our own making would miss pywb's lookups.
     """
-    parts = urlsplit(url.strip())
-    host = _WWW.sub("", (parts.hostname or "").lower().strip("."))
-    key = ",".join(reversed(host.split("."))) if host else ""
-    port = parts.port
-    if port and port not in (80, 443):
-        key += f":{port}"
-    path = _SLASHES.sub("/", parts.path or "/")
-    # The whole key is lowercase, so the arguments are sorted after lowercasing (as surt does).
-    pairs = parse_qsl(parts.query.lower(), keep_blank_values=True)
-    query = urlencode(sorted(pairs), safe="/:,")
-    return f"{key}){path}{'?' + query if query else ''}".lower()
+    try:
+        return _surt.surt(url)
+    except Exception:  # as cdxj-indexer does: a URL surt cannot parse is its own key
+        return url
+
+
+def method_query(method: str, content_type: str | None, body: bytes) -> str | None:
+    """A POST/PUT body as the query pywb appends to its URL (``None`` for other methods): a
+    form's fields, a JSON body's values, or the bytes in base64, cut at 4,096 characters
+    (cdxj-indexer's and pywb's own canonicalisation, so both find what we index)."""
+    if method.upper() not in ("POST", "PUT"):
+        return None
+    return query_extract(content_type, len(body), BytesIO(body), "") or ""
+
+
+def method_url(url: str, method: str | None, query: str | None) -> str:
+    """The URL pywb looks a POST/PUT capture up by: ``url?__wb_method=POST&<query>``.
+
+    pywb replays a POST by appending the method and the body's query to the URL it looks up;
+    a POST indexed under the plain URL would answer (and be answered by) the GET.
+    """
+    if query is None or not method:
+        return url
+    appended = f"__wb_method={method.upper()}" + (f"&{query}" if query else "")
+    return f"{url}{'&' if '?' in url else '?'}{appended}"
 
 
 def timestamp14(warc_date: str) -> str:
@@ -51,10 +69,10 @@ class CdxjEntry:
 
     @property
     def key(self) -> str:
-        return surt(self.url)
+        return surt(method_url(self.url, self.fields.get("method"), self.fields.get("requestBody")))
 
     def line(self) -> str:
-        data = {"url": self.url, **self.fields}
+        data = {"url": self.url, **{k: v for k, v in self.fields.items() if k != "url"}}
         return f"{self.key} {self.timestamp} {json.dumps(data, ensure_ascii=False)}"
 
 

@@ -17,6 +17,8 @@ from typing import BinaryIO
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj
+from archive.recorder import metadata_fields, request_fields
+from archive.warc import page_of
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ def _mime(record) -> str:
 def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.CdxjEntry]:
     """The same entries the recorder wrote while writing the file (see archive.recorder)."""
     entries: list[cdxj.CdxjEntry] = []
+    fields_of: dict[str, dict] = {}  # response record ID -> its index fields (a POST adds some)
     by_id: dict[str, dict] = {}
     texts: dict[str, dict] = {}  # response record ID -> its conversion (text) record
     iterator = ArchiveIterator(stream)
@@ -39,7 +42,7 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
         headers = record.rec_headers
         kind = record.rec_type
         url = headers.get_header("WARC-Target-URI")
-        payload = record.content_stream().read() if kind == "metadata" else None
+        payload = record.content_stream().read() if kind in ("metadata", "request") else None
         iterator.read_to_end()
         offset, length = iterator.get_record_offset(), iterator.get_record_length()
         date = headers.get_header("WARC-Date")
@@ -58,6 +61,14 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
                 "date": date,
             }
             by_id[record_id] = location
+            fields_of[record_id] = fields
+        elif kind == "request":
+            response = fields_of.pop(headers.get_header("WARC-Concurrent-To"), None)
+            if response is not None and record.http_headers:
+                content_type = record.http_headers.get_header("Content-Type")
+                method = record.http_headers.protocol  # warcio's name for a request's method
+                response.update(request_fields(method, content_type, payload or b""))
+            continue
         elif kind == "conversion":
             texts[refers] = {**location, "id": record_id}
             continue
@@ -71,10 +82,11 @@ def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.Cdxj
                 "offset": str(offset),
                 "filename": filename,
                 "id": record_id,
+                "page": page_of(url),
                 "refers_to": {**by_id.get(refers, {}), "id": refers},
                 **({"text_record": text} if text else {}),
-                **json.loads(payload or b"{}"),
             }
+            fields.update(metadata_fields(fields, json.loads(payload or b"{}")))
         else:
             continue
         entries.append(cdxj.CdxjEntry(url, cdxj.timestamp14(date), fields))

@@ -21,12 +21,14 @@ from pathlib import Path
 
 from archive import cdxj, faults
 from archive.warc import (
+    EXTRACTION_URN,
     Clock,
     Exchange,
     IdFactory,
     RecordRef,
     WarcFileWriter,
     new_record_id,
+    payload_digest,
     utc_now,
 )
 
@@ -73,11 +75,29 @@ def index_key(key: str) -> str:
     return key.removesuffix(".warc.gz") + ".cdxj"
 
 
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    return next((value for key, value in headers if key.lower() == name), None)
+
+
 def _mime(headers: list[tuple[str, str]]) -> str:
-    for name, value in headers:
-        if name.lower() == "content-type":
-            return value.split(";")[0].strip().lower() or "unk"
-    return "unk"
+    value = _header(headers, "content-type")
+    return (value or "").split(";")[0].strip().lower() or "unk"
+
+
+def metadata_fields(fields: dict, data: dict) -> dict:
+    """A metadata record's data for its index line, as the record stores it, less what would
+    overwrite the line's own fields: its ``url`` is the record's name, pywb reads it."""
+    return {k: v for k, v in sorted(data.items()) if k != "url" and k not in fields}
+
+
+def request_fields(method: str, content_type: str | None, body: bytes) -> dict:
+    """Index fields of a POST/PUT response (none for a GET): pywb's ``method`` and
+    ``requestBody``, which key the line as pywb looks it up, and the body's digest, which tells
+    two postbacks to one URL apart where the 4,096-character ``requestBody`` cannot."""
+    query = cdxj.method_query(method, content_type, body)
+    if query is None:
+        return {}
+    return {"method": method.upper(), "requestBody": query, "request_digest": payload_digest(body)}
 
 
 def _location(ref: RecordRef) -> dict:
@@ -194,6 +214,11 @@ class WarcRecorder:
                 "filename": writer.filename,
                 "id": response.record_id,
                 "date": response.date,
+                **request_fields(
+                    exchange.method,
+                    _header(exchange.request_headers, "content-type"),
+                    exchange.request_body,
+                ),
             }
             self._entries.append(
                 cdxj.CdxjEntry(exchange.url, cdxj.timestamp14(response.date), fields)
@@ -210,7 +235,10 @@ class WarcRecorder:
         record_id: str | None = None,
     ) -> RecordRef:
         """Write a metadata record about ``response`` (after a conversion record holding
-        ``text``, when given); index it with ``data`` and links back to both."""
+        ``text``, when given); index it with ``data`` and links back to both.
+
+        ``target_uri`` is the page's URL: the records are named after it (``urn:extraction:``,
+        ``urn:text:``), and the index line keeps it as ``page``."""
         with self._lock, self._operation() as writer:
             text_ref = None
             if text is not None:
@@ -226,11 +254,14 @@ class WarcRecorder:
                 "offset": str(ref.offset),
                 "filename": writer.filename,
                 "id": ref.record_id,
+                "page": target_uri,
                 "refers_to": _location(response),
                 **({"text_record": _location(text_ref)} if text_ref else {}),
-                **dict(sorted(data.items())),  # as the metadata record stores it
             }
-            self._entries.append(cdxj.CdxjEntry(target_uri, cdxj.timestamp14(ref.date), fields))
+            fields.update(metadata_fields(fields, data))
+            self._entries.append(
+                cdxj.CdxjEntry(EXTRACTION_URN + target_uri, cdxj.timestamp14(ref.date), fields)
+            )
             return ref
 
     @contextlib.contextmanager

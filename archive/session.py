@@ -34,7 +34,7 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj, faults, indexlog
-from archive.captures import Capture, CaptureIndex
+from archive.captures import Capture, CaptureIndex, exchange_key
 from archive.indexer import rescue_open_warc, write_index
 from archive.recorder import ArchiveWriteError, WarcRecorder, index_key, is_abandoned
 from archive.spool import Spool
@@ -104,7 +104,8 @@ class ArchiveSession:
     # --- recording -------------------------------------------------------------------------
     def record_exchange(self, exchange: Exchange) -> tuple[RecordRef, Capture | None]:
         """Archive one exchange; a payload identical to the latest capture becomes a revisit."""
-        previous = self.captures.get(exchange.url)
+        key = exchange_key(exchange)  # a POST is the same request only with the same body
+        previous = self.captures.get(key)
         revisit_of = None
         if previous is not None and exchange.status == 200:
             if previous.digest == payload_digest(exchange.body):
@@ -124,7 +125,7 @@ class ArchiveSession:
             self.captures.add_response(
                 Capture(
                     exchange.url, ref.warc, ref.offset, ref.length, ref.record_id, ref.date,
-                    ref.digest,
+                    ref.digest, key=key,
                 )
             )  # fmt: skip
         return ref, revisit_of

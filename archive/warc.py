@@ -30,7 +30,23 @@ IdFactory = Callable[[], str]
 # Headers describing how the bytes travelled, not what they are. The body we store is de-chunked,
 # so a "chunked" header over it would make the record unreadable; the original value is kept
 # under pywb's X-Archive-Orig- prefix so nothing the server said is lost.
-_TRANSFER_HEADERS = {"transfer-encoding"}
+_TRANSFER_HEADERS = {b"transfer-encoding"}
+
+
+# Records about a page (its extracted text, its extraction result) are not the page: under the
+# page's own URL pywb and a WACZ would serve them in its place at a nearby timestamp. They are
+# named like Browsertrix's ``urn:text:<url>`` / ``urn:pageinfo:<url>`` records instead, so replay
+# tools index them apart from the page, and the page URL still reads off the name.
+TEXT_URN = "urn:text:"
+EXTRACTION_URN = "urn:extraction:"
+
+
+def page_of(target_uri: str) -> str:
+    """The page a text or metadata record is about (older records name the page itself)."""
+    for prefix in (TEXT_URN, EXTRACTION_URN):
+        if target_uri.startswith(prefix):
+            return target_uri.removeprefix(prefix)
+    return target_uri
 
 
 def utc_now() -> datetime:
@@ -61,6 +77,11 @@ class Exchange:
     ip_address: str | None = None
     date: datetime | None = None
     truncated: str | None = None  # WARC-Truncated reason ("length", "time"): the body was cut
+    # The status line and header lines exactly as received, through the empty line that ends
+    # them (crawler/rawhttp.py), and a chunked body's trailer lines; without them the head is
+    # rebuilt from the parsed headers.
+    http_head: bytes = b""
+    trailers: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -76,26 +97,113 @@ class RecordRef:
     extra: dict = field(default_factory=dict)
 
 
-def response_status_and_headers(exchange: Exchange) -> StatusAndHeaders:
-    """HTTP headers for the response record, made consistent with the de-chunked body."""
-    headers: list[tuple[str, str]] = []
-    for name, value in exchange.response_headers:
-        lowered = name.lower()
-        if lowered in _TRANSFER_HEADERS:
-            headers.append((f"X-Archive-Orig-{name}", value))
-        elif lowered == "content-length":
-            if value.strip() != str(len(exchange.body)):
-                headers.append((f"X-Archive-Orig-{name}", value))
+class HttpHead(StatusAndHeaders):
+    """An HTTP head that warcio writes as exactly these bytes.
+
+    warcio would rebuild the head from its parsed view and percent-encode every non-ASCII byte,
+    so a raw UTF-8 ``Location`` would no longer resolve on replay. The parsed view (latin-1: one
+    character per byte, so nothing is lost) is for warcio's readers; the bytes are what is
+    written and digested.
+    """
+
+    def __init__(self, raw: bytes, *, is_http_request: bool = False):
+        first, *rest = (line.rstrip("\r") for line in raw.decode("latin-1").split("\n"))
+        headers: list[tuple[str, str]] = []
+        for line in rest:
+            if line[:1] in (" ", "\t") and headers:  # a folded line continues the field
+                headers[-1] = (headers[-1][0], f"{headers[-1][1]} {line.strip()}")
+            elif ":" in line:
+                name, value = line.split(":", 1)
+                headers.append((name.strip(), value.strip()))
+        if is_http_request:
+            super().__init__(first, headers, is_http_request=True)
         else:
-            headers.append((name, value))
-    headers.append(("Content-Length", str(len(exchange.body))))
+            protocol, _, statusline = first.partition(" ")
+            super().__init__(statusline, headers, protocol=protocol)
+        self.headers_buff = raw
+
+    def compute_headers_buffer(self, header_filter=None) -> None:
+        """Keep the bytes: warcio calls this before writing a record."""
+
+
+def _bytes(text: str) -> bytes:
+    # Header text reached us decoded as latin-1 (one character per byte): encoding it back gives
+    # the bytes sent. Anything wider was never on the wire as such; UTF-8 is its best form.
     try:
-        reason = HTTPStatus(exchange.status).phrase
-    except ValueError:
-        reason = "Unknown"
-    return StatusAndHeaders(
-        f"{exchange.status} {reason}", headers, protocol=exchange.protocol or "HTTP/1.1"
-    )
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+def _lines(raw: bytes) -> list[bytes]:
+    """Lines ending in LF, ends kept, as an HTTP parser splits them (not on a lone CR, and not
+    on the 0x85 that UTF-8 encodings hold, as str.splitlines would)."""
+    *lines, last = raw.split(b"\n")
+    return [line + b"\n" for line in lines] + ([last] if last else [])
+
+
+def _fields(lines: list[bytes]) -> list[list[bytes]]:
+    """Header lines grouped per field: a folded line (leading space or tab) joins the one above."""
+    fields: list[list[bytes]] = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1].append(line)
+        else:
+            fields.append([line])
+    return fields
+
+
+def _field_name(field: list[bytes]) -> bytes:
+    return field[0].split(b":", 1)[0].strip().lower()
+
+
+def _field_value(field: list[bytes]) -> bytes:
+    return b"".join(field).partition(b":")[2].strip()
+
+
+def response_head(exchange: Exchange) -> bytes:
+    """The response's status line and header lines as received (or rebuilt from the parsed
+    headers when the raw head is not known), made consistent with the stored body.
+
+    The body is stored de-chunked, so ``Transfer-Encoding`` (and a ``Content-Length`` that does
+    not match) keep their lines under pywb's ``X-Archive-Orig-`` prefix, and a matching
+    ``Content-Length`` is added at the end; trailer fields of a chunked body follow as
+    ``X-Archive-Trailer-<name>``. Every other byte (status line, reason phrase, header names,
+    case, order, values, line ends) is as received.
+    """
+    if exchange.http_head:
+        status, *lines = _lines(exchange.http_head)
+        end = lines.pop() if lines and not lines[-1].strip() else b"\r\n"
+    else:
+        try:
+            reason = HTTPStatus(exchange.status).phrase
+        except ValueError:
+            reason = "Unknown"
+        protocol = exchange.protocol or "HTTP/1.1"
+        status = _bytes(f"{protocol} {exchange.status} {reason}\r\n")
+        lines = [_bytes(f"{name}: {value}\r\n") for name, value in exchange.response_headers]
+        end = b"\r\n"
+    length = str(len(exchange.body)).encode()
+    eol = b"\r\n" if status.endswith(b"\r\n") else b"\n"  # added lines end like the others
+    out, has_length = [status], False
+    for lines_of_field in _fields(lines):
+        name = _field_name(lines_of_field)
+        if name in _TRANSFER_HEADERS or (
+            name == b"content-length" and (has_length or _field_value(lines_of_field) != length)
+        ):
+            lines_of_field = [b"X-Archive-Orig-" + lines_of_field[0], *lines_of_field[1:]]
+        elif name == b"content-length":
+            has_length = True
+        out += lines_of_field
+    out += [b"X-Archive-Trailer-" + line for line in _lines(exchange.trailers)]
+    if not has_length:
+        out.append(b"Content-Length: " + length + eol)
+    return b"".join(out) + end
+
+
+def response_status_and_headers(exchange: Exchange) -> StatusAndHeaders:
+    """HTTP headers for the response record (see :func:`response_head`)."""
+    return HttpHead(response_head(exchange))
 
 
 def request_status_and_headers(exchange: Exchange) -> StatusAndHeaders:
@@ -105,11 +213,9 @@ def request_status_and_headers(exchange: Exchange) -> StatusAndHeaders:
     headers += [(k, v) for k, v in exchange.request_headers if k.lower() != "host"]
     if exchange.request_body:
         headers.append(("Content-Length", str(len(exchange.request_body))))
-    return StatusAndHeaders(
-        f"{exchange.method} {target} {exchange.protocol or 'HTTP/1.1'}",
-        headers,
-        is_http_request=True,
-    )
+    lines = [f"{exchange.method} {target} {exchange.protocol or 'HTTP/1.1'}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    return HttpHead(b"".join(map(_bytes, lines)) + b"\r\n", is_http_request=True)
 
 
 class WarcFileWriter:
@@ -218,11 +324,12 @@ class WarcFileWriter:
         )
         return response_ref, self._write(request)
 
-    def write_conversion(self, target_uri: str, refers_to: str, text: bytes) -> RecordRef:
+    def write_conversion(self, page_url: str, refers_to: str, text: bytes) -> RecordRef:
         """The article text extracted from an earlier record, as Common Crawl's WET files keep
-        it: the TXT file is derived from this record and can be rebuilt from it."""
+        it: the TXT file is derived from this record and can be rebuilt from it. Named
+        ``urn:text:<page URL>``."""
         record = self._writer.create_warc_record(
-            target_uri,
+            TEXT_URN + page_url,
             "conversion",
             payload=BytesIO(text),
             length=len(text),
@@ -236,15 +343,16 @@ class WarcFileWriter:
         return self._write(record)
 
     def write_metadata(
-        self, target_uri: str, refers_to: str, data: dict, *, record_id: str | None = None
+        self, page_url: str, refers_to: str, data: dict, *, record_id: str | None = None
     ) -> RecordRef:
-        """A JSON metadata record about an earlier record (extraction results, TXT key...).
+        """A JSON metadata record about an earlier record (extraction results, TXT key...),
+        named ``urn:extraction:<page URL>``.
 
         ``record_id`` lets a caller name the record before writing it (a TXT claim points at it).
         """
         body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
         record = self._writer.create_warc_record(
-            target_uri,
+            EXTRACTION_URN + page_url,
             "metadata",
             payload=BytesIO(body),
             length=len(body),

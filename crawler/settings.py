@@ -71,7 +71,16 @@ SANGRAH_EGRESS_ALLOW: list[str] = []
 TWISTED_DNS_RESOLVER = "crawler.resolver.EgressResolver"
 SANGRAH_DNS_HOSTS: dict[str, str] = {}  # name -> address, answered before DNS (tests, pinning)
 # Only http(s) is fetched: the file/ftp/s3/data handlers would read local files and other stores.
-DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
+# http(s): Scrapy's own handler, which also keeps the response head as sent, for the WARC
+# (crawler/rawhttp.py).
+DOWNLOAD_HANDLERS = {
+    "file": None,
+    "ftp": None,
+    "s3": None,
+    "data": None,
+    "http": "crawler.rawhttp.RawHeadHTTP11DownloadHandler",
+    "https": "crawler.rawhttp.RawHeadHTTP11DownloadHandler",
+}
 # A news page is well under 5 MB; past DOWNLOAD_MAXSIZE the response is cut there and recorded as
 # truncated (crawler/extensions/sizelimit.py), so memory per request stays bounded.
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024

@@ -5,16 +5,23 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from cdxj_indexer.main import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import cdxj
+from archive.captures import CaptureIndex, exchange_key
 from archive.indexer import index_warc, rescue_open_warc
 from archive.recorder import WarcRecorder, index_key
+from archive.session import ArchiveSession
+from archive.spool import Spool
+from archive.storage.local import LocalStore
 from archive.warc import Exchange, RecordRef, WarcFileWriter, payload_digest
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -133,13 +140,31 @@ def test_recorder_rotates_renames_and_indexes(tmp_path: Path):
     kinds = {e.fields.get("type", e.fields["mime"]) for e in entries}
     assert kinds == {"text/html", "metadata"}
     meta = next(e for e in entries if e.fields.get("type") == "metadata")
-    assert meta.url == ref_url and meta.fields["refers_to"]["offset"] == ref.offset
+    assert meta.url == "urn:extraction:" + ref_url and meta.fields["page"] == ref_url
+    assert meta.fields["refers_to"]["offset"] == ref.offset
     assert recorder.rotate_if_full() is None  # nothing open any more
 
 
-def test_surt():
-    assert cdxj.surt("https://www.PIB.gov.in/P.aspx?b=2&a=1#x") == "in,gov,pib)/p.aspx?a=1&b=2"
-    assert cdxj.surt("http://ndtv.in:8080/india") == "in,ndtv:8080)/india"
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("https://www.PIB.gov.in/P.aspx?b=2&a=1#x", "in,gov,pib)/p.aspx?a=1&b=2"),
+        ("http://ndtv.in:8080/india", "in,ndtv:8080)/india"),
+        ("https://ndtv.in/india/", "in,ndtv)/india"),  # pywb drops the trailing slash
+        ("https://ndtv.in/", "in,ndtv)/"),
+        ("https://ndtv.in/%7Eeditor/a", "in,ndtv)/~editor/a"),  # unreserved: unescaped
+        ("https://ndtv.in/a//b", "in,ndtv)/a/b"),
+        (  # a Devanagari host is punycoded, its path percent-encoded
+            "https://हिंदी.भारत/समाचार/",
+            "xn--h2brj9c,xn--i1b6e8byah)/%e0%a4%b8%e0%a4%ae%e0%a4%be%e0%a4%9a%e0%a4%be%e0%a4%b0",
+        ),
+        ("urn:text:https://ndtv.in/India/", "urn:text:https://ndtv.in/india"),
+    ],
+)
+def test_surt_is_pywbs(url, key):
+    assert cdxj.surt(url) == key
+    # cdxj-indexer, which pywb's own tools use, gives the same key
+    assert CDXJIndexer(None, []).get_url_key(url) == key
 
 
 def _recorder(tmp_path: Path, **kwargs) -> WarcRecorder:
@@ -190,3 +215,96 @@ def _request_length(path: Path, response: RecordRef) -> int:
         assert record.rec_type == "request"
         it.read_to_end()
         return it.get_record_length()
+
+
+def cdxj_indexer_lines(warc: Path, *args: str) -> list[tuple[str, str, dict]]:
+    """pywb's indexer on ``warc``: (key, timestamp, fields) per line."""
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("cdxj-indexer")), *args, str(warc)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [(k, t, json.loads(b)) for k, t, b in (line.split(" ", 2) for line in out.splitlines())]
+
+
+def test_page_records_are_not_the_page(tmp_path: Path):
+    """The text and extraction records of a page are named urn:text:/urn:extraction:, so a
+    replay tool indexing the WARC finds only the response under the page's own key."""
+    recorder = _recorder(tmp_path)
+    page = gzip_exchange().url
+    ref = recorder.record_exchange(gzip_exchange())
+    data = {"txt": "txt/pib/a.txt", "url": page}  # an extraction result names its page too
+    recorder.record_metadata(page, ref, data, text="पाठ\n".encode())
+    warc_key, index = recorder.close()
+    with (tmp_path / warc_key).open("rb") as f:
+        targets = {
+            r.rec_type: r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f)
+        }
+    assert targets["response"] == targets["request"] == page
+    assert targets["conversion"] == "urn:text:" + page
+    assert targets["metadata"] == "urn:extraction:" + page
+    theirs = cdxj_indexer_lines(tmp_path / warc_key)
+    assert [fields["offset"] for key, _, fields in theirs if key == cdxj.surt(page)] == [
+        str(ref.offset)
+    ]
+    ours = {e.key: e for e in cdxj.parse((tmp_path / index).read_bytes())}
+    meta = ours[cdxj.surt("urn:extraction:" + page)]
+    assert meta.fields["page"] == page and meta.fields["txt"] == "txt/pib/a.txt"
+    assert {key for key, _, _ in theirs} == set(ours)
+    assert {f["url"] for _, _, f in theirs} == {page, "urn:extraction:" + page}
+
+
+POSTBACK = "https://www.pib.gov.in/allRel.aspx?reg=3&lang=2"
+
+
+def postback(month: int, **overrides) -> Exchange:
+    """PIB's listing form posted back for one month (a form body, as Scrapy's FormRequest)."""
+    fields = dict(
+        url=POSTBACK,
+        method="POST",
+        request_headers=[("Content-Type", "application/x-www-form-urlencoded")],
+        request_body=f"__EVENTTARGET=ctl00%24Month&Year=2025&Month={month}&q=%E0%A4%95".encode(),
+    )
+    return gzip_exchange(**{**fields, **overrides})
+
+
+def test_post_is_indexed_as_pywb_looks_it_up(tmp_path: Path):
+    recorder = _recorder(tmp_path)
+    get = recorder.record_exchange(gzip_exchange(url=POSTBACK))
+    post = recorder.record_exchange(postback(5))
+    warc_key, index = recorder.close()
+    ours = {e.fields["offset"]: e for e in cdxj.parse((tmp_path / index).read_bytes())}
+    assert ours[str(get.offset)].key == "in,gov,pib)/allrel.aspx?lang=2&reg=3"
+    mine = ours[str(post.offset)]
+    assert mine.key == (
+        "in,gov,pib)/allrel.aspx?__eventtarget=ctl00$month&__wb_method=post"
+        "&lang=2&month=5&q=%e0%a4%95&reg=3&year=2025"
+    )
+    assert mine.url == POSTBACK and mine.fields["method"] == "POST"
+    assert mine.fields["request_digest"] == payload_digest(postback(5).request_body)
+    # pywb's indexer with its POST handling gives the same keys and fields
+    theirs = {f["offset"]: (k, f) for k, _, f in cdxj_indexer_lines(tmp_path / warc_key, "-p")}
+    assert theirs[str(post.offset)][0] == mine.key
+    assert theirs[str(post.offset)][1]["requestBody"] == mine.fields["requestBody"]
+    assert theirs[str(get.offset)][0] == ours[str(get.offset)].key
+    with (tmp_path / warc_key).open("rb") as stream:
+        rebuilt = index_warc(stream, warc_key.rsplit("/", 1)[-1], warc_key)
+    assert cdxj.render(rebuilt) == (tmp_path / index).read_bytes()
+
+
+def test_revisits_compare_method_and_body(tmp_path: Path):
+    """A postback is a revisit only of the same postback: same URL, method and body."""
+    store = LocalStore(tmp_path / "store")
+    session = ArchiveSession(store, Spool(tmp_path / "spool", store), _recorder(tmp_path))
+    kinds = []
+    for exchange in [gzip_exchange(url=POSTBACK), postback(5), postback(6), postback(5)]:
+        _ref, revisit_of = session.record_exchange(exchange)
+        kinds.append(revisit_of is not None)
+    assert kinds == [False, False, False, True]  # one payload, but three different requests
+    _warc, index = session.recorder.close()
+    again = CaptureIndex()
+    again.add_index(index, (tmp_path / index).read_bytes())  # as the next run loads it
+    keys = [POSTBACK, exchange_key(postback(5)), exchange_key(postback(6))]
+    assert len({again.get(key).offset for key in keys}) == 3
+    assert again.get(exchange_key(postback(7))) is None

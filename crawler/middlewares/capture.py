@@ -4,6 +4,12 @@ Ordered above every built-in downloader middleware (see settings), so it sees ea
 and robots.txt fetch, and the body before HttpCompressionMiddleware decodes it. The record's
 location is put into ``request.meta["warc"]`` for the pipelines; a revisit also gets
 ``request.meta["revisit_of"]``.
+
+The response head is taken as the download handler received it (``meta["http_head"]``, see
+crawler/rawhttp.py). The WARC-Date is when the capture began, not when the record was written
+(a slow body or a busy writer would date it late): ``meta["warc_date"]`` is set here when the
+request enters the downloader, and set again by crawler/rawhttp.py when it is actually sent
+(after the per-domain delay).
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Headers, Response
 
-from archive.warc import Exchange
+from archive.warc import Clock, Exchange, utc_now
 from crawler.extensions.archiver import Archiver
+from crawler.rawhttp import DATE_META, HEAD_META, TRAILERS_META
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +40,21 @@ def header_pairs(headers: Headers) -> list[tuple[str, str]]:
     ]
 
 
+def raw_head(request: Request, response: Response) -> tuple[bytes, bytes]:
+    """The head (and trailers) the handler kept for this response; taken out of the meta, so a
+    redirect or retry, which copies the meta, cannot carry them to another response."""
+    head = request.meta.pop(HEAD_META, None) or b""
+    trailers = request.meta.pop(TRAILERS_META, None) or b""
+    status = head.split(b"\n", 1)[0].split(b" ")[1:2]
+    if status != [str(response.status).encode()]:  # not this response's head (or none at all)
+        return b"", b""
+    return head, trailers
+
+
 def exchange_from(request: Request, response: Response) -> Exchange:
     # Through a proxy, the peer address is the proxy's, not the site's: leave it out.
     ip = response.ip_address if not request.meta.get("proxy") else None
+    head, trailers = raw_head(request, response)
     return Exchange(
         url=response.url,
         method=request.method,
@@ -47,12 +66,16 @@ def exchange_from(request: Request, response: Response) -> Exchange:
         protocol=response.protocol or "HTTP/1.1",
         ip_address=str(ip) if ip else None,
         truncated=request.meta.get("truncated"),  # set by crawler.extensions.sizelimit
+        date=request.meta.get(DATE_META),
+        http_head=head,
+        trailers=trailers,
     )
 
 
 class WarcCaptureMiddleware:
-    def __init__(self, archiver: Archiver):
+    def __init__(self, archiver: Archiver, clock: Clock = utc_now):
         self.archiver = archiver
+        self.clock = clock
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
@@ -60,6 +83,10 @@ class WarcCaptureMiddleware:
         if archiver is None:
             raise RuntimeError("WarcCaptureMiddleware needs the Archiver extension")
         return cls(archiver)
+
+    def process_request(self, request: Request) -> None:
+        # Each hop and retry passes here anew (its meta copied): the date is set every time.
+        request.meta[DATE_META] = self.clock()
 
     async def process_response(self, request: Request, response: Response) -> Response:
         ref, revisit_of = await self.archiver.record_exchange(exchange_from(request, response))
