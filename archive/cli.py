@@ -232,25 +232,28 @@ def short_url(url: str, limit: int = 200) -> str:
     return url if len(url) <= limit else f"{url[:limit]}... ({len(url)} characters)"
 
 
-@app.command()
-def sync(store: StoreOption = "./archive-data") -> None:
-    """Publish what runs that died or could not reach the store left in the spool."""
+def archive_session(store: str, command: str):
+    """A session writing this command's own WARC into the store's spool; one line and exit 1
+    when the store or the spool cannot be used."""
     from archive import __version__
     from archive.session import open_session
     from archive.spool import SpoolMismatch
     from archive.storage import StoreError, open_store
 
     target = open_store(store)
+    info = {"software": f"sangrah/{__version__} {command}", "format": "WARC File Format 1.1"}
     try:
         target.check()
-        session = open_session(
-            target,
-            spool_dir(store),
-            {"software": f"sangrah/{__version__} sync", "format": "WARC File Format 1.1"},
-        )
+        return open_session(target, spool_dir(store), info)
     except (StoreError, SpoolMismatch) as exc:
-        console.print(f"[red]sync: {exc}[/red]")
+        console.print(f"[red]{command}: {exc}[/red]")
         raise typer.Exit(1) from None
+
+
+@app.command()
+def sync(store: StoreOption = "./archive-data") -> None:
+    """Publish what runs that died or could not reach the store left in the spool."""
+    session = archive_session(store, "sync")
     report = session.recover(load_captures=False)
     session.close()
     for key in report.rescued:
@@ -273,24 +276,11 @@ def reprocess(
     workers: Annotated[int | None, typer.Option(help="Extraction processes (all cores).")] = None,
 ) -> None:
     """Extract TXTs again from the stored WARCs (no refetching): changed texts become versions."""
-    from archive import __version__
     from archive.catalog import Catalog
     from archive.reprocess import reprocess as run
-    from archive.session import open_session
-    from archive.spool import SpoolMismatch
-    from archive.storage import StoreError, open_store
 
-    target = open_store(store)
-    try:
-        target.check()
-        session = open_session(
-            target,
-            spool_dir(store),
-            {"software": f"sangrah/{__version__} reprocess", "format": "WARC File Format 1.1"},
-        )
-    except (StoreError, SpoolMismatch) as exc:
-        console.print(f"[red]reprocess: {exc}[/red]")
-        raise typer.Exit(1) from None
+    session = archive_session(store, "reprocess")
+    target = session.store
     session.recover(load_captures=False)
     with Catalog.for_store(target) as catalog:
         catalog.update(target)
