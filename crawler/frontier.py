@@ -163,7 +163,12 @@ class SharedPolitenessMiddleware:
         delay = crawler.settings.getfloat("DOWNLOAD_DELAY")
         if not url or delay <= 0:
             raise NotConfigured  # off without SANGRAH_REDIS_URL or a delay
-        return cls(url, delay)
+        middleware = cls(url, delay)
+        crawler.signals.connect(middleware.close, signal=signals.spider_closed)
+        return middleware
+
+    async def close(self) -> None:
+        await self.redis.aclose()
 
     async def process_request(self, request: Request) -> None:
         key = f"sangrah:polite:{urlsplit(request.url).hostname}"

@@ -101,6 +101,8 @@ def test_politeness_holds_across_workers(redis_url):
         await b.process_request(Request("https://ndtv.in/b"))
         waited = time.monotonic() - started
         await b.process_request(Request("https://hindi.webdunia.com/c"))  # another host: free
+        await a.close()
+        await b.close()
         return waited
 
     waited = asyncio.run(both())
