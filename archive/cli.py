@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,11 +22,39 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
+# typer 0.29 vendors click: its exceptions, not the `click` package's, are what parsing raises.
+from typer._click import exceptions as click_errors
+from typer._click.globals import get_current_context
+
 from archive.layout import default_spool_dir
 from archive.warc import read_payload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
 console = Console(stderr=True, soft_wrap=True)
+
+
+def usage(message: str) -> click_errors.UsageError:
+    """A bad argument or a missing resource: `main` prints it as one line and exits 2."""
+    return click_errors.UsageError(message, ctx=get_current_context(silent=True))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from archive import __version__
+
+        print(f"sangrah {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Scrapy crawler and WARC archive of Hindi news: crawl, fetch, browse, search, export."""
+
 
 StoreOption = Annotated[
     str,
@@ -47,6 +76,12 @@ SettingOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Scrapy setting NAME=VALUE (repeatable)."),
 ]
+
+
+def check_replay(paths: list[Path] | None) -> None:
+    for path in paths or []:
+        if not path.exists():
+            raise usage(f"--replay: {path} does not exist; give a corpus folder or WARC files")
 
 
 @contextlib.contextmanager
@@ -78,6 +113,18 @@ def replay_env(proxy: str, s3_endpoint: str | None) -> dict[str, str]:
     }
 
 
+# `scrapy crawl`, with the public suffix list that tldextract ships instead of a download:
+# Scrapy's cookie middleware builds a module-level TLDExtract whose first call fetches the list
+# from the internet (through the replay proxy it fails with two long tracebacks). The crawl itself
+# is the only network traffic a command makes.
+_SCRAPY_OFFLINE_PSL = (
+    "import sys, tldextract, scrapy.downloadermiddlewares.cookies as cookies; "
+    "cookies._split_domain = tldextract.TLDExtract("
+    "suffix_list_urls=(), include_psl_private_domains=True); "
+    "from scrapy.cmdline import execute; sys.argv[0] = 'scrapy'; execute()"
+)
+
+
 def run_spider(
     spider: str,
     spider_args: dict[str, str],
@@ -90,7 +137,7 @@ def run_spider(
     """Run one spider in a child Scrapy process; return its per-URL report lines."""
     with tempfile.TemporaryDirectory(prefix="sangrah-") as tmp, replay_proxy(replay) as proxy:
         report = Path(tmp) / "report.jsonl"
-        command = [sys.executable, "-m", "scrapy", "crawl", spider]
+        command = [sys.executable, "-c", _SCRAPY_OFFLINE_PSL, "crawl", spider]
         for name, value in spider_args.items():
             command += ["-a", f"{name}={value}"]
         command += ["-s", f"SANGRAH_STORE={store}", "-s", f"SANGRAH_REPORT={report}"]
@@ -139,10 +186,23 @@ def check_store(store: str) -> None:
     from archive.storage import StoreError, open_store
 
     try:
-        open_store(store).check()
-    except (StoreError, ValueError) as exc:
+        target = open_store(store)
+    except ValueError as exc:
+        raise usage(f"--store: {exc}") from None
+    try:
+        target.check()
+    except StoreError as exc:
+        if _is_local_file(store):
+            raise usage(f"--store: {store} is not a directory; give a directory or s3://") from None
         console.print(f"[red]cannot archive into {store}: {exc}[/red]")
         raise typer.Exit(1) from None
+
+
+def _is_local_file(store: str) -> bool:
+    from archive.layout import is_local
+    from archive.storage import path_from_uri
+
+    return is_local(store) and path_from_uri(store).exists() and not path_from_uri(store).is_dir()
 
 
 def spool_dir(store: str) -> Path:
@@ -175,6 +235,7 @@ def fetch(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Archive URLs now: WARC records for every exchange, a seed-format TXT per article."""
+    check_replay(replay)
     check_store(store)
     from archive.egress import syntax_problem
 
@@ -289,7 +350,9 @@ def crawl(
     ] = False,
     since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: skip links dated before.")] = None,
     until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: skip links dated after.")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most N articles per source.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=0, help="At most N articles per source (0: all).")
+    ] = None,
     prid_range: Annotated[str | None, typer.Option(help="pib: backfill PRIDs A-B.")] = None,
     refetch: Annotated[
         bool, typer.Option(help="Request articles already archived too (default: skip them).")
@@ -314,7 +377,9 @@ def crawl(
         keys = ("feeds", "sitemaps", "listings")
         names += [n for n, s in found if n != "generic" and any(s.discovery.get(k) for k in keys)]
     if not names:
-        raise typer.BadParameter("name at least one source, or give --all")
+        raise usage("name at least one source (pib ians ndtv webdunia generic), or give --all")
+    check_crawl_args(names, since, until, prid_range, start_url or feed or sitemap)
+    check_replay(replay)
     check_store(store)
     common = {
         "since": since,
@@ -362,6 +427,29 @@ def crawl(
     raise typer.Exit(0 if all(s["ok"] for s in summaries) and not waiting else 1)
 
 
+def check_crawl_args(
+    names: list[str], since: str | None, until: str | None, prid_range: str | None, generic: object
+) -> None:
+    from archive.discovery import parse_id_range
+    from archive.sources import load_sources
+
+    known = list(load_sources())
+    for name in names:
+        if name not in known:
+            raise usage(f"unknown source {name!r}: use one of {', '.join(known)}, or --all")
+    for option, value in (("--since", since), ("--until", until)):
+        day(value, option)
+    if prid_range is not None:
+        try:
+            parse_id_range(prid_range)
+        except ValueError:
+            raise usage(
+                f"--prid-range: {prid_range!r} is not a PRID range; give A-B, e.g. 2126700-2127300"
+            ) from None
+    if "generic" in names and not generic:
+        raise usage("generic needs somewhere to start: --start-url URL (or --feed, --sitemap URL)")
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON: one object per line.")]
 SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
 
@@ -373,9 +461,11 @@ def open_catalog(store_uri: str):
     from archive.storage import open_store, path_from_uri
 
     if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
-        console.print(f"[red]no archive at {store_uri}[/red]")
-        raise typer.Exit(1)
-    store = open_store(store_uri)
+        raise usage(no_archive(store_uri))
+    try:
+        store = open_store(store_uri)
+    except ValueError as exc:
+        raise usage(f"--store: {exc}") from None
     catalog = Catalog.for_store(store)
     try:
         catalog.update(store)
@@ -393,13 +483,20 @@ def print_articles(rows: list[dict], json_output: bool) -> None:
             print(f"{date:<16}  {row['source'] or '-':<8}  {row['title']}  {row['txt']}")
 
 
-def day(value: str | None) -> str | None:
+def no_archive(store_uri: str) -> str:
+    return f"no archive at {store_uri}; give --store the directory a crawl wrote into"
+
+
+def day(value: str | None, option: str = "--since/--until") -> str | None:
     from datetime import date
 
     try:
+        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
         return date.fromisoformat(value).isoformat() if value else None
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a YYYY-MM-DD date") from None
+        message = f"{option}: {value!r} is not a date; give YYYY-MM-DD, e.g. 2025-05-01"
+        raise usage(message) from None
 
 
 @app.command("ls")
@@ -407,14 +504,15 @@ def list_articles(
     source: SourceOption = None,
     since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or after.")] = None,
     until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or before.")] = None,
-    limit: Annotated[int, typer.Option(help="At most N articles (0: all).")] = 100,
+    limit: Annotated[int, typer.Option(min=0, help="At most N articles (0: all).")] = 100,
     json_output: JsonOption = False,
     store: StoreOption = "./archive-data",
 ) -> None:
     """List archived articles, newest first: date, source, title, TXT key."""
+    since, until = day(since, "--since"), day(until, "--until")
     _store, catalog = open_catalog(store)
     with catalog:
-        rows = catalog.articles(source, day(since), day(until), limit or None)
+        rows = catalog.articles(source, since, until, limit or None)
     print_articles(rows, json_output)
 
 
@@ -422,7 +520,7 @@ def list_articles(
 def search(
     query: Annotated[str, typer.Argument(help="Words that must all occur; word* for a prefix.")],
     source: SourceOption = None,
-    limit: Annotated[int, typer.Option(help="At most N articles (0: all).")] = 20,
+    limit: Annotated[int, typer.Option(min=0, help="At most N articles (0: all).")] = 20,
     json_output: JsonOption = False,
     store: StoreOption = "./archive-data",
 ) -> None:
@@ -485,9 +583,15 @@ app.add_typer(catalog_app, name="catalog")
 def catalog_rebuild(store: StoreOption = "./archive-data") -> None:
     """Delete the catalog's contents and read every index file in the store again."""
     from archive.catalog import Catalog
-    from archive.storage import open_store
+    from archive.layout import is_local
+    from archive.storage import open_store, path_from_uri
 
-    target = open_store(store)
+    if is_local(store) and not path_from_uri(store).is_dir():
+        raise usage(no_archive(store))
+    try:
+        target = open_store(store)
+    except ValueError as exc:
+        raise usage(f"--store: {exc}") from None
     with Catalog.for_store(target) as catalog:
         catalog.rebuild(target)
         stats = catalog.stats()
@@ -535,9 +639,10 @@ def browse(
     try:
         ui = create_app(store, guard=guard, record_base=f":{record_port}")
         records = create_app(store, guard=guard, records_only=True)
-    except FileNotFoundError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    except FileNotFoundError:
+        raise usage(no_archive(store)) from None
+    except ValueError as exc:
+        raise usage(f"--store: {exc}") from None
     servers = [make_server(host, port, ui, threaded=True)]
     servers.append(make_server(host, record_port, records, threaded=True))
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
@@ -553,4 +658,20 @@ def browse(
 
 
 def main() -> None:
-    app()
+    """The command; a bad argument or a missing resource is one line on stderr and exit 2."""
+    try:
+        code = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()
+        code = exc.exit_code
+    except click_errors.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "sangrah"
+        message = " ".join(exc.format_message().split())
+        print(f"{where}: {message} (see `{where} --help`)", file=sys.stderr)
+        code = 2
+    except click_errors.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except typer.Abort:
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)

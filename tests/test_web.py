@@ -436,4 +436,4 @@ def test_sangrah_browse_serves_the_store(archive, tmp_path):
         [SANGRAH, "browse", "--store", str(tmp_path / "nothing")],
         capture_output=True, text=True, env=ENV, timeout=60,
     )  # fmt: skip
-    assert missing.returncode == 1 and "no archive at" in missing.stderr
+    assert missing.returncode == 2 and "no archive at" in missing.stderr
