@@ -356,6 +356,66 @@ class Catalog:
         ).fetchone()
         return {**dict(row), "capture": True} if row else None
 
+    def failures(
+        self,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict]:
+        """Captures that got no TXT, with why, newest first; `since`/`until` on the capture day.
+        A URL archived later as an article is still listed: each capture is a fact."""
+        conditions = {"source = ?": source, "date >= ?": since, "substr(date, 1, 10) <= ?": until}
+        used = {sql: value for sql, value in conditions.items() if value}
+        where = " AND ".join(["reason IS NOT NULL", *used])
+        sql = f"SELECT * FROM captures WHERE {where} ORDER BY date DESC, url LIMIT ? OFFSET ?"
+        rows = self.db.execute(sql, [*used.values(), limit or -1, offset])
+        return [dict(row) for row in rows]
+
+    def day_stats(self) -> list[dict]:
+        """Per source and capture day (UTC): articles archived, failures by reason, and the
+        source's last success; newest day first."""
+        days: dict[tuple, dict] = {}
+        sql = (
+            "SELECT source, substr(captured, 1, 10) AS day, count(*) FROM articles "
+            "GROUP BY source, day"
+        )
+        for source, day, n in self.db.execute(sql):
+            days.setdefault((source, day), {"articles": 0, "failures": {}})["articles"] = n
+        sql = (
+            "SELECT source, substr(date, 1, 10) AS day, reason, count(*) FROM captures "
+            "WHERE reason IS NOT NULL GROUP BY source, day, reason ORDER BY count(*) DESC, reason"
+        )
+        for source, day, reason, n in self.db.execute(sql):
+            days.setdefault((source, day), {"articles": 0, "failures": {}})["failures"][reason] = n
+        last = dict(self.db.execute("SELECT source, max(captured) FROM articles GROUP BY source"))
+        rows = [
+            {"source": source, "day": day, **counts, "failed": sum(counts["failures"].values()),
+             "last_success": last.get(source)}
+            for (source, day), counts in days.items()
+        ]  # fmt: skip
+        rows.sort(key=lambda r: (r["day"] or "", r["source"] or ""), reverse=True)
+        return rows
+
+    def versions(self, article: dict) -> list[dict]:
+        """Every version of `article`, oldest first: the TXTs linked to it by ``version_of``
+        in either direction, transitively."""
+        seen = {article["txt"]: article}
+        todo = [article]
+        while todo:
+            current = todo.pop()
+            linked = self._rows(
+                "SELECT * FROM articles a WHERE a.version_of = ? OR a.txt = ?",
+                [current["txt"], current.get("version_of") or ""],
+                None,
+            )
+            for row in linked:
+                if row["txt"] not in seen:
+                    seen[row["txt"]] = row
+                    todo.append(row)
+        return sorted(seen.values(), key=lambda a: (a["captured"] or "", a["txt"]))
+
     def stats(self) -> dict[str, int]:
         names = ("indexes", "captures", "articles")
         return {n: self.db.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}

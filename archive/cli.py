@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
+from rich.markup import escape as rich_escape
 
 # typer 0.29 vendors click: its exceptions, not the `click` package's, are what parsing raises.
 from typer._click import exceptions as click_errors
@@ -505,30 +506,101 @@ def list_articles(
     since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or after.")] = None,
     until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or before.")] = None,
     limit: Annotated[int, typer.Option(min=0, help="At most N articles (0: all).")] = 100,
+    failed: Annotated[
+        bool,
+        typer.Option(
+            "--failed", help="URLs that got no TXT and why, newest first (dates: capture day)."
+        ),
+    ] = False,
     json_output: JsonOption = False,
     store: StoreOption = "./archive-data",
 ) -> None:
-    """List archived articles, newest first: date, source, title, TXT key."""
+    """List archived articles, newest first: date, source, title, TXT key (--failed: the URLs
+    that got no TXT, with the reason)."""
     since, until = day(since, "--since"), day(until, "--until")
     _store, catalog = open_catalog(store)
     with catalog:
+        if failed:
+            print_failures(catalog.failures(source, since, until, limit or None), json_output)
+            return
         rows = catalog.articles(source, since, until, limit or None)
     print_articles(rows, json_output)
 
 
+def print_failures(rows: list[dict], json_output: bool) -> None:
+    for row in rows:
+        if json_output:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            when = (row["date"] or "-")[:16].replace("T", " ")
+            status = row["status"] or "-"
+            print(
+                f"{when:<16}  {row['source'] or '-':<8}  {status:<3}  {row['reason']}  {row['url']}"
+            )
+
+
 @app.command()
-def search(
-    query: Annotated[str, typer.Argument(help="Words that must all occur; word* for a prefix.")],
+def stats(
     source: SourceOption = None,
-    limit: Annotated[int, typer.Option(min=0, help="At most N articles (0: all).")] = 20,
     json_output: JsonOption = False,
     store: StoreOption = "./archive-data",
 ) -> None:
-    """Full-text search over article titles and texts, best match first (exit 1: no match)."""
+    """Per source and capture day (UTC): articles archived, failures by reason, last success."""
     _store, catalog = open_catalog(store)
     with catalog:
-        rows = catalog.search(query, source, limit or None)
-    print_articles(rows, json_output)
+        rows = [r for r in catalog.day_stats() if not source or r["source"] == source]
+    if json_output:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return
+    print(f"{'day':<10}  {'source':<8}  {'articles':>8}  {'failed':>6}  {'last success':<16}  why")
+    for r in rows:
+        last = (r["last_success"] or "never")[:16].replace("T", " ")
+        why = "; ".join(f"{reason} x{n}" for reason, n in r["failures"].items())
+        print(
+            f"{r['day'] or '-':<10}  {r['source'] or '-':<8}  {r['articles']:>8}  "
+            f"{r['failed']:>6}  {last:<16}  {why}"
+        )
+
+
+@app.command()
+def search(
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='Words that must all occur; "two words" for a phrase, word* for a prefix.'
+        ),
+    ],
+    source: SourceOption = None,
+    limit: Annotated[int, typer.Option(min=0, help="At most N articles a page (0: all).")] = 20,
+    page: Annotated[int, typer.Option(min=1, help="Page N of the results.")] = 1,
+    json_output: JsonOption = False,
+    store: StoreOption = "./archive-data",
+) -> None:
+    """Full-text search over article titles and texts, best match first, with the passage that
+    matched (exit 1: no match). Digits match in either script: ०५ finds 05."""
+    from archive.catalog import MARK
+
+    _store, catalog = open_catalog(store)
+    with catalog:
+        total = catalog.count(query, source)
+        rows = catalog.search(query, source, limit or None, offset=(page - 1) * (limit or 0))
+    pages = -(-total // limit) if limit else 1
+    console.print(f"{total} articles match; page {page} of {max(pages, 1)}", highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
+    for row in rows:
+        snippet = row.pop("snippet", None) or ""
+        row.pop("title_marked", None)
+        if json_output:
+            row["snippet"] = snippet.replace(MARK[0], "«").replace(MARK[1], "»")
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        print_articles([row], False)
+        if snippet:
+            text = rich_escape(snippet)
+            # On a terminal the matched words are bold; piped, they are set off by « ».
+            start, end = ("[bold]", "[/bold]") if out.is_terminal else ("«", "»")
+            out.print("    " + text.replace(MARK[0], start).replace(MARK[1], end))
     raise typer.Exit(0 if rows else 1)
 
 
@@ -538,17 +610,31 @@ def show(
     raw: Annotated[
         bool, typer.Option("--raw", help="Print the archived HTTP payload instead.")
     ] = False,
+    versions: Annotated[
+        bool,
+        typer.Option(
+            "--versions", help="Every version of the article and what changed, word by word."
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
     store: StoreOption = "./archive-data",
 ) -> None:
-    """Show an archived article (metadata and TXT), or the latest capture of a URL."""
+    """Show an archived article (metadata and TXT), or the latest capture of a URL and why it
+    got no TXT."""
     target, catalog = open_catalog(store)
     with catalog:
         found = catalog.find(ref)
         captures = catalog.captures(found["url"]) if found else []
+        history = catalog.versions(found) if versions and found and found.get("txt") else None
     if found is None:
         console.print(f"[red]not in the archive: {ref}[/red]")
         raise typer.Exit(1)
+    if versions:
+        if history is None:
+            console.print(f"[red]{ref} is a capture without an article: no versions[/red]")
+            raise typer.Exit(1)
+        print_versions(target, history, json_output)
+        return
     if raw:
         sys.stdout.buffer.write(
             read_payload(target, found["warc"], found["offset"], found["length"])[1]
@@ -563,16 +649,50 @@ def show(
     if json_output:
         print(json.dumps({**found, "captures": captures, "text": text}, ensure_ascii=False))
         return
-    hidden = ("id", "published_utc", "capture", "is_revisit")
+    hidden = ("id", "published_utc", "capture", "is_revisit", "reason")
+    if found.get("capture"):
+        print(f"{'no TXT':<14}{found.get('reason') or 'no reason recorded'}")
     for name, value in found.items():
         value = json.dumps(value, ensure_ascii=False) if name == "extra" else value
         if value not in (None, "", "{}") and name not in hidden:
             print(f"{name:<14}{value}")
     for c in captures:
-        print(f"{'capture':<14}{c['date']}  {c['status']}  {c['mime']}  {c['warc']}@{c['offset']}")
+        why = f"  no TXT: {c['reason']}" if c.get("reason") else ""
+        print(
+            f"{'capture':<14}{c['date']}  {c['status']}  {c['mime']}  {c['warc']}@{c['offset']}"
+            + why
+        )
     if text is not None:
         print()
         print(text, end="")
+
+
+def print_versions(target, history: list[dict], json_output: bool) -> None:
+    """Each version, oldest first, with the words added and removed since the one before."""
+    from archive import wordiff
+
+    previous = None
+    for number, version in enumerate(history, 1):
+        try:
+            text = target.get_bytes(version["txt"]).decode("utf-8")
+        except FileNotFoundError:
+            text = None
+        changes = wordiff.diff_words(previous, text) if previous and text else None
+        counts = wordiff.summary(changes) if changes else {}
+        lines = wordiff.marked(changes) if changes else []
+        previous = text if text is not None else previous
+        if json_output:
+            keep = ("txt", "url", "title", "captured", "published", "version_of", "text_sha256")
+            row = {"version": number, **{k: version.get(k) for k in keep}, **counts}
+            print(json.dumps({**row, "changes": lines}, ensure_ascii=False))
+            continue
+        when = (version["captured"] or "-")[:19].replace("T", " ")
+        change = f"  +{counts['added']} -{counts['removed']} words" if counts else ""
+        missing = "  (TXT not in the store)" if text is None else ""
+        print(f"version {number}  {when}  {version['txt']}{change}{missing}")
+        print(f"    {version['title']}")
+        for line in lines:
+            print(f"    {line}")
 
 
 catalog_app = typer.Typer(no_args_is_help=True, help="The local catalog (derived, rebuildable).")
