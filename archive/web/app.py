@@ -1,9 +1,12 @@
 """The browser UI: a small, read-only Flask app over the catalog.
 
 Pages: ``/`` (articles newest first, filtered by source and publication date, paged),
-``/search?q=`` (full text), ``/article?txt=KEY`` or ``?url=URL`` (metadata and text),
-``/captures?url=URL`` (every capture of a URL) and ``/record?warc=&offset=&length=`` (one archived
-HTTP payload, decoded, with the Content-Type the server sent).
+``/search?q=`` (full text: ranked, counted, paged, with the matching passage), ``/article?txt=KEY``
+or ``?url=URL`` (metadata and text), ``/versions?txt=KEY`` (every version of an article, each
+with a word diff against the one before), ``/captures?url=URL`` (every capture of a URL and why it
+got no TXT), ``/failures`` (URLs that got no TXT, with the reason), ``/stats`` (per source and
+day) and ``/record?warc=&offset=&length=`` (one archived HTTP payload, decoded, with the
+Content-Type the server sent).
 
 Archived pages are foreign content. ``sangrah browse`` serves /record from a second origin (its
 own port), so an archived page never runs on the UI's origin; /record also answers with
@@ -40,9 +43,11 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from archive.catalog import Catalog
+from archive import wordiff
+from archive.catalog import MARK, Catalog
 from archive.layout import is_local
 from archive.storage import Store, open_store, path_from_uri
 from archive.text import from_seed_txt
@@ -123,6 +128,7 @@ def create_app(
     app.teardown_appcontext(_close_catalog)
     app.after_request(_headers)
     app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["marked"] = _marked
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     return app
 
@@ -144,10 +150,55 @@ def index() -> str:
 
 @bp.get("/search")
 def search() -> str:
-    query = params.text(request.args, "q", max_len=params.MAX_QUERY, required=True)
+    query = params.text(request.args, "q", max_len=params.MAX_QUERY, required=True) or ""
     source, (number, per) = params.source(request.args), params.page(request.args)
-    rows = _catalog(refresh=True).search(query or "", source, limit=number * per + 1)
-    return _listing("search.html", rows, number, per, q=query, filters={"source": source})
+    catalog = _catalog(refresh=True)
+    # Paged in SQL: ranking every match to slice one page would cost as much as the search.
+    rows = catalog.search(query, source, limit=per + 1, offset=(number - 1) * per)
+    total = catalog.count(query, source)
+    context = {"q": query, "filters": {"source": source}, "total": total}
+    return _listing("search.html", rows, number, per, paged=True, **context)
+
+
+@bp.get("/failures")
+def failures() -> str:
+    source, (since, until), (number, per) = (
+        params.source(request.args),
+        params.date_range(request.args),
+        params.page(request.args),
+    )
+    rows = _catalog(refresh=True).failures(
+        source, since, until, limit=per + 1, offset=(number - 1) * per
+    )
+    filters = {"source": source, "since": since, "until": until}
+    return _listing("failures.html", rows, number, per, paged=True, filters=filters)
+
+
+@bp.get("/stats")
+def stats() -> str:
+    return render_template("stats.html", rows=_catalog(refresh=True).day_stats())
+
+
+@bp.get("/versions")
+def versions() -> str:
+    txt = params.store_key(request.args, "txt", prefix="txt/", suffix=".txt")
+    found = _catalog().find(txt)
+    if found is None:
+        abort(404, f"not in the archive: {txt}")
+    shown, previous = [], None
+    for version in _catalog().versions(found):
+        text = _text(version["txt"])
+        changes = wordiff.diff_words(previous, text) if previous and text else None
+        shown.append(
+            {
+                "article": version,
+                "summary": wordiff.summary(changes) if changes else None,
+                "paragraphs": list(wordiff.paragraphs(changes)) if changes else None,
+                "blocks": text.split("\n\n")[1:] if text and not changes else None,
+            }
+        )
+        previous = text if text is not None else previous
+    return render_template("versions.html", article=found, versions=shown)
 
 
 @bp.get("/article")
@@ -163,7 +214,10 @@ def article() -> Response | str:
         abort(404, f"not in the archive: {ref}")
     if found.get("capture"):  # a URL archived without an article (an error page, a redirect)
         return redirect(url_for(".captures", url=found["url"]))
-    return render_template("article.html", article=found, blocks=_text_blocks(found["txt"]))
+    history = _catalog().versions(found)
+    return render_template(
+        "article.html", article=found, blocks=_text_blocks(found["txt"]), versions=history
+    )
 
 
 @bp.get("/captures")
@@ -280,6 +334,19 @@ def _close_catalog(_exc: BaseException | None) -> None:
         catalog.close()
 
 
+def _text(txt: str) -> str | None:
+    try:
+        return _store().get_bytes(txt).decode("utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _marked(value: str | None) -> Markup:
+    """A snippet or title with the catalog's match marks as <mark>, everything else escaped."""
+    text = str(escape(value or ""))
+    return Markup(text.replace(MARK[0], "<mark>").replace(MARK[1], "</mark>"))
+
+
 def _text_blocks(txt: str) -> list[list[str]] | None:
     """The TXT's paragraphs, each a list of lines; None while the file is not in the store."""
     try:
@@ -289,12 +356,18 @@ def _text_blocks(txt: str) -> list[list[str]] | None:
     return [block.split("\n") for block in blocks]
 
 
-def _listing(template: str, rows: list[dict], number: int, per: int, **context) -> str:
+def _listing(
+    template: str, rows: list[dict], number: int, per: int, paged: bool = False, **context
+) -> str:
+    """One page of `rows`: the first `number` pages and one row more, or with `paged` the page
+    itself and one row more."""
+
     def page_url(n: int) -> str:
         return url_for(str(request.endpoint), **{**request.args.to_dict(), "page": n})
 
-    shown = rows[(number - 1) * per : number * per]
-    more = len(rows) > number * per
+    start = 0 if paged else (number - 1) * per
+    shown = rows[start : start + per]
+    more = len(rows) > start + per
     return render_template(
         template,
         rows=shown,
