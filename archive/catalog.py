@@ -463,8 +463,12 @@ class Catalog:
         offset: int = 0,
     ) -> list[dict]:
         sql += f" ORDER BY {order}, a.txt LIMIT ? OFFSET ?"
-        rows = self.db.execute(sql, [*args, limit or -1, offset]).fetchall()
-        return [{**dict(row), "extra": json.loads(row["extra"] or "{}")} for row in rows]
+        rows = [dict(row) for row in self.db.execute(sql, [*args, limit or -1, offset])]
+        for row in rows:
+            row["extra"] = json.loads(row["extra"] or "{}")
+            if row.get("snippet"):  # the body's paragraphs are lines; a snippet is one line
+                row["snippet"] = " ".join(row["snippet"].split())
+        return rows
 
 
 def _is_robots(url: str) -> bool:
