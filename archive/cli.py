@@ -695,6 +695,39 @@ def print_versions(target, history: list[dict], json_output: bool) -> None:
             print(f"    {line}")
 
 
+@app.command()
+def export(
+    wacz: Annotated[
+        Path, typer.Option("--wacz", help="Write a WACZ 1.1.1 file here (ReplayWeb.page, pywb).")
+    ],
+    source: SourceOption = None,
+    since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or after.")] = None,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or before.")] = None,
+    store: StoreOption = "./archive-data",
+) -> None:
+    """Export articles as a WACZ: the WARC files that hold them (whole, as stored), their index,
+    and a page list with each article's title and text (full-text search in ReplayWeb.page)."""
+    from archive.wacz import export_wacz
+
+    since, until = day(since, "--since"), day(until, "--until")
+    if not wacz.parent.is_dir():
+        raise usage(f"--wacz: no directory {wacz.parent} to write {wacz.name} into")
+    target, catalog = open_catalog(store)
+    partial = wacz.with_name(wacz.name + ".part")
+    with catalog, open(partial, "wb") as out:
+        report = export_wacz(target, catalog, out, source, since, until)
+    if not report.pages:
+        partial.unlink()
+        console.print("[red]no articles match: nothing exported[/red]")
+        raise typer.Exit(1)
+    partial.replace(wacz)  # a WACZ that exists is whole
+    console.print(
+        f"wrote {wacz}: {report.pages} pages, {len(report.warcs)} WARC files, "
+        f"{report.index_lines} index lines, {wacz.stat().st_size} bytes",
+        highlight=False,
+    )
+
+
 catalog_app = typer.Typer(no_args_is_help=True, help="The local catalog (derived, rebuildable).")
 app.add_typer(catalog_app, name="catalog")
 
