@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STORE  ?= ./archive-data
 
-.PHONY: setup browser run test lint clean
+.PHONY: setup browser replay-ui run test lint clean
 
 $(BIN)/sangrah: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,21 @@ browser:
 	command -v chromium >/dev/null && dpkg -s fonts-noto-core >/dev/null 2>&1 || \
 	  (apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-core)
 
-test: setup browser
+# ReplayWeb.page (npm package replaywebpage: ui.js + sw.js, AGPL-3.0, ~2 MB; not committed) for
+# the replay origin of `sangrah browse`. `npm pack` checks the tarball against the registry's
+# integrity hash; only the two scripts and the licence are kept.
+REPLAYWEBPAGE := replaywebpage@2.5.3
+VENDOR := archive/web/vendor/replaywebpage
+
+$(VENDOR)/sw.js:
+	rm -rf $(VENDOR).tmp && mkdir -p $(VENDOR).tmp
+	cd $(VENDOR).tmp && npm pack --silent $(REPLAYWEBPAGE) >/dev/null && \
+	  tar xzf replaywebpage-*.tgz package/ui.js package/sw.js package/LICENSE package/package.json
+	mkdir -p $(VENDOR) && mv $(VENDOR).tmp/package/* $(VENDOR)/ && rm -rf $(VENDOR).tmp
+
+replay-ui: $(VENDOR)/sw.js
+
+test: setup browser replay-ui
 	$(BIN)/pytest -q
 
 lint: setup

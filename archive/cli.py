@@ -759,11 +759,17 @@ def browse(
     record_port: Annotated[
         int | None, typer.Option(help="Port of the archived records' origin (default: port+1).")
     ] = None,
+    replay_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the replay origin, ReplayWeb.page (default: port+2)."),
+    ] = None,
 ) -> None:
     """Browse the archive in a web browser: articles, search, texts, captures (read-only).
 
     Runs werkzeug's development server, meant for a browser on this machine. Archived records
-    are served from a second origin (--record-port) so that they never run on the UI's. Bound
+    are served from a second origin (--record-port) so that they never run on the UI's, and
+    replayed faithfully by ReplayWeb.page (`make replay-ui` installs it) from a third
+    (--replay-port), where archived scripts run, away from both. Bound
     beyond loopback (--host 0.0.0.0), every request needs the token in the printed URL.
 
     In production, put a WSGI server (gunicorn, waitress) in front of archive.web.create_app.
@@ -778,6 +784,7 @@ def browse(
     from archive.web.app import Guard, loopback_hosts
 
     record_port = record_port or port + 1
+    replay_port = replay_port or port + 2
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -787,20 +794,35 @@ def browse(
     # Bound to every address, the names this machine is reached by are unknown: the token
     # guards it; otherwise only the names of the bound address are accepted.
     every = address is not None and address.is_unspecified
-    guard = Guard(None if every else loopback_hosts(host, (port, record_port)), token)
+    ports = (port, record_port, replay_port)
+    guard = Guard(None if every else loopback_hosts(host, ports), token)
     shown = "127.0.0.1" if every else (f"[{host}]" if ":" in host else host)
+    from archive.web.replay import create_replay_app
+
     try:
-        ui = create_app(store, guard=guard, record_base=f":{record_port}")
         records = create_app(store, guard=guard, records_only=True)
     except FileNotFoundError:
         raise usage(no_archive(store)) from None
     except ValueError as exc:
         raise usage(f"--store: {exc}") from None
+    try:
+        replay = create_replay_app(store, guard=guard)
+    except FileNotFoundError as exc:  # the UI works without it, only the replay links go
+        console.print(f"[yellow]no replay: {exc}[/yellow]")
+        replay = None
+    replay_base = f":{replay_port}" if replay else None
+    ui = create_app(store, guard=guard, record_base=f":{record_port}", replay_base=replay_base)
     servers = [make_server(host, port, ui, threaded=True)]
     servers.append(make_server(host, record_port, records, threaded=True))
+    if replay:
+        servers.append(make_server(host, replay_port, replay, threaded=True))
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    console.print(f"browsing {store} at {url} (records from port {record_port}; Ctrl-C stops)")
-    threading.Thread(target=servers[1].serve_forever, daemon=True).start()
+    replaying = f", replay from port {replay_port}" if replay else ""
+    console.print(
+        f"browsing {store} at {url} (records from port {record_port}{replaying}; Ctrl-C stops)"
+    )
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         servers[0].serve_forever()
     except KeyboardInterrupt:

@@ -48,12 +48,14 @@ class WaczWriter:
         self.title = title
         self.resources: list[dict] = []
 
-    def add(self, path: str, chunks: Iterable[bytes], compress: bool = False) -> None:
-        # WARCs and the index are stored, not deflated: replay tools read them by byte range.
+    def add(self, path: str, chunks: Iterable[bytes], size_hint: int = 0) -> None:
+        # Everything is stored, not deflated: replay tools read the parts by byte range, and
+        # ReplayWeb.page reads pages.jsonl raw. ZIP64 headers only where a part needs them
+        # (> 2 GiB), since wabac.js misreads the data offset of an entry that has them.
         info = zipfile.ZipInfo(path, _zip_time())
-        info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        info.compress_type = zipfile.ZIP_STORED
         digest, size = hashlib.sha256(), 0
-        with self.zip.open(info, "w", force_zip64=True) as out:
+        with self.zip.open(info, "w", force_zip64=size_hint > 2**31) as out:
             for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
@@ -96,11 +98,11 @@ def export_wacz(
     report = WaczReport(pages=len(articles), warcs=warcs)
     writer = WaczWriter(out, title=_title(source, since, until))
     for key in warcs:
-        writer.add(f"archive/{basename(key)}", _read_chunks(store, key))
+        writer.add(f"archive/{basename(key)}", _read_chunks(store, key), store.size(key))
     lines = sorted(line for key in warcs for line in _replay_lines(store, key))
     report.index_lines = len(lines)
     writer.add("indexes/index.cdx", [("\n".join(lines) + "\n").encode()])
-    writer.add("pages/pages.jsonl", [_pages(store, articles)], compress=True)
+    writer.add("pages/pages.jsonl", [_pages(store, articles)])
     writer.close()
     return report
 
@@ -124,7 +126,7 @@ def replay_wacz(store: Store, catalog: Catalog, url: str, out: BinaryIO) -> Wacz
     writer = WaczWriter(out, title=f"sangrah: {url}")
     writer.add(name, data)
     writer.add("indexes/index.cdx", [("\n".join(sorted(lines)) + "\n").encode()])
-    writer.add("pages/pages.jsonl", [_pages(store, articles)], compress=True)
+    writer.add("pages/pages.jsonl", [_pages(store, articles)])
     last = captures[-1]["date"] if captures else None
     writer.close(main_url=url, main_date=last)
     return WaczReport(pages=len(articles), warcs=[name], index_lines=len(lines))

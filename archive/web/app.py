@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from posixpath import basename
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -46,7 +46,7 @@ from flask import (
 from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from archive import wordiff
+from archive import cdxj, wordiff
 from archive.catalog import MARK, Catalog
 from archive.layout import is_local
 from archive.storage import Store, open_store, path_from_uri
@@ -98,12 +98,15 @@ def create_app(
     guard: Guard | None = None,
     record_base: str | None = None,
     records_only: bool = False,
+    replay_base: str | None = None,
 ) -> Flask:
     """The browser app for the archive at `store_uri` (FileNotFoundError: no such directory).
 
     `guard` checks Host headers and the token (see :class:`Guard`); `record_base`
     (``http://127.0.0.1:8081``, or ``:8081`` for that port on the host the browser used) is the
     other origin that serves /record: an app made with `records_only`, which serves nothing else.
+    `replay_base` (the same forms) is the replay origin (archive.web.replay); without it the UI
+    links to no replay.
     """
     if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
         raise FileNotFoundError(f"no archive at {store_uri}")
@@ -115,12 +118,15 @@ def create_app(
         "refresh": refresh,
         "record_base": (record_base or "").rstrip("/"),
         "records_only": records_only,
+        "replay_base": (replay_base or "").rstrip("/"),
     }
     if guard is not None:
         app.before_request(guard.check)
         app.after_request(guard.remember)
     app.before_request(_split_origins)
     app.jinja_env.globals["record_url"] = _record_url
+    if replay_base:
+        app.jinja_env.globals["replay_url"] = _replay_url
     with Catalog.for_store(store) as catalog:
         refresh(catalog)
     app.register_blueprint(bp)
@@ -301,9 +307,9 @@ def _split_origins() -> Response | None:
     return None
 
 
-def _record_base() -> str:
+def _record_base(name: str = "record_base") -> str:
     """The record origin; ``:PORT`` is that port on the host the browser used for the UI."""
-    base = current_app.extensions["sangrah"]["record_base"]
+    base = current_app.extensions["sangrah"][name]
     if not base.startswith(":"):
         return base
     host, _, port = request.host.rpartition(":")
@@ -312,6 +318,12 @@ def _record_base() -> str:
 
 def _record_url(**where) -> str:
     return _record_base() + url_for("browse.record", **where)
+
+
+def _replay_url(url: str, date: str | None = None) -> str:
+    """ReplayWeb.page on the replay origin, at the capture of `date` (else the latest)."""
+    query = {"url": url, **({"ts": cdxj.timestamp14(date)} if date else {})}
+    return _record_base("replay_base") + "/?" + urlencode(query)
 
 
 # --- helpers ------------------------------------------------------------------------------------
