@@ -33,6 +33,7 @@ REPLAYWEBPAGE := replaywebpage@2.5.3
 VENDOR := archive/web/vendor/replaywebpage
 
 $(VENDOR)/sw.js:
+	command -v npm >/dev/null || (apt-get update && apt-get install -y --no-install-recommends npm)
 	rm -rf $(VENDOR).tmp && mkdir -p $(VENDOR).tmp
 	cd $(VENDOR).tmp && npm pack --silent $(REPLAYWEBPAGE) >/dev/null && \
 	  tar xzf replaywebpage-*.tgz package/ui.js package/sw.js package/LICENSE package/package.json
