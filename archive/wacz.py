@@ -29,6 +29,7 @@ from archive.text import from_seed_txt
 
 WACZ_VERSION = "1.1.1"
 CHUNK = 8 * 2**20
+_EPOCH = datetime(1980, 1, 1, tzinfo=UTC)  # the earliest time a zip entry can carry
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles", "hasText": True}
 
 
@@ -43,17 +44,17 @@ class WaczWriter:
     """Writes the parts of a WACZ into `fileobj` and, on `close`, the datapackage that lists
     each with its size and SHA-256."""
 
-    def __init__(self, fileobj: BinaryIO, title: str) -> None:
+    def __init__(self, fileobj: BinaryIO, title: str, created: datetime | None = None) -> None:
         self.zip = zipfile.ZipFile(fileobj, "w", allowZip64=True)
         self.title = title
+        self.created = (created or datetime.now(UTC)).astimezone(UTC)
         self.resources: list[dict] = []
 
     def add(self, path: str, chunks: Iterable[bytes], size_hint: int = 0) -> None:
         # Everything is stored, not deflated: replay tools read the parts by byte range, and
         # ReplayWeb.page reads pages.jsonl raw. ZIP64 headers only where a part needs them
         # (> 2 GiB), since wabac.js misreads the data offset of an entry that has them.
-        info = zipfile.ZipInfo(path, _zip_time())
-        info.compress_type = zipfile.ZIP_STORED
+        info = self._info(path)
         digest, size = hashlib.sha256(), 0
         with self.zip.open(info, "w", force_zip64=size_hint > 2**31) as out:
             for chunk in chunks:
@@ -70,17 +71,22 @@ class WaczWriter:
             "profile": "data-package",
             "resources": self.resources,
             "title": self.title,
-            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created": self.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "wacz_version": WACZ_VERSION,
             "software": f"sangrah {__version__}",
             **({"mainPageURL": main_url} if main_url else {}),
             **({"mainPageDate": main_date} if main_date else {}),
         }
         data = json.dumps(package, indent=2).encode()
-        self.zip.writestr(_info("datapackage.json"), data)
+        self.zip.writestr(self._info("datapackage.json"), data)
         digest = {"path": "datapackage.json", "hash": f"sha256:{hashlib.sha256(data).hexdigest()}"}
-        self.zip.writestr(_info("datapackage-digest.json"), json.dumps(digest, indent=2))
+        self.zip.writestr(self._info("datapackage-digest.json"), json.dumps(digest, indent=2))
         self.zip.close()
+
+    def _info(self, path: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(path, self.created.timetuple()[:6])
+        info.compress_type = zipfile.ZIP_STORED
+        return info
 
 
 def export_wacz(
@@ -123,11 +129,14 @@ def replay_wacz(store: Store, catalog: Catalog, url: str, out: BinaryIO) -> Wacz
         lines.append(cdxj.CdxjEntry(c["url"], cdxj.timestamp14(c["date"]), fields).line())
         data.append(record)
         offset += len(record)
-    writer = WaczWriter(out, title=f"sangrah: {url}")
+    # Dated by its last capture, not by the clock: the same captures make the same bytes, so
+    # the range requests of a replay, each answered by a new package, read one file.
+    last = captures[-1]["date"] if captures else None
+    created = datetime.fromisoformat(last.replace("Z", "+00:00")) if last else _EPOCH
+    writer = WaczWriter(out, title=f"sangrah: {url}", created=created)
     writer.add(name, data)
     writer.add("indexes/index.cdx", [("\n".join(sorted(lines)) + "\n").encode()])
     writer.add("pages/pages.jsonl", [_pages(store, articles)])
-    last = captures[-1]["date"] if captures else None
     writer.close(main_url=url, main_date=last)
     return WaczReport(pages=len(articles), warcs=[name], index_lines=len(lines))
 
@@ -169,13 +178,3 @@ def _title(source: str | None, since: str | None, until: str | None) -> str:
     if since or until:
         parts.append(f"published {since or '…'} to {until or '…'}")
     return "sangrah: " + ", ".join(parts)
-
-
-def _zip_time() -> tuple[int, int, int, int, int, int]:
-    return datetime.now(UTC).timetuple()[:6]
-
-
-def _info(path: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(path, _zip_time())
-    info.compress_type = zipfile.ZIP_STORED
-    return info

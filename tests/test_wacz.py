@@ -121,6 +121,11 @@ def test_replay_package_of_one_url(archive, tmp_path, monkeypatch):
     with Catalog.for_store(local) as catalog, open(out, "wb") as f:
         report = replay_wacz(local, catalog, NDTV, f)
     assert (report.pages, report.index_lines) == (1, 1)
+    again = io.BytesIO()
+    with Catalog.for_store(local) as catalog:
+        replay_wacz(local, catalog, NDTV, again)
+    # The replay reads the package with many range requests, each answered by a new one.
+    assert again.getvalue() == out.read_bytes()
     checked = validate(out)
     assert checked.returncode == 0, checked.stdout
     with zipfile.ZipFile(out) as wacz:

@@ -10,7 +10,8 @@ chromium it is a declared test requirement, so its absence fails the test.
 from __future__ import annotations
 
 import threading
-from urllib.parse import urlsplit
+import urllib.request
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -19,7 +20,11 @@ from archive.web import create_app
 from archive.web.replay import create_replay_app, vendor_dir
 from tests import reader_store as hand
 from tests.pipeline_runs import ENTRIES, MISSING, NDTV, PIB, WEBDUNIA, fetch
-from tests.test_web import browser  # noqa: F401  (the module's chromium fixture)
+from tests.test_web import (
+    OPENER,
+    browser,  # noqa: F401  (the module's chromium fixture)
+    get,
+)
 
 TITLE = ENTRIES[NDTV]["meta"]["title"]
 
@@ -159,3 +164,19 @@ def test_replay_of_an_archived_article(served, browser, tmp_path):  # noqa: F811
     page.wait_for_timeout(1000)  # let late subresource requests show up
     page.close()
     assert beyond == []
+
+
+def test_replay_origin_answers_ranges_and_serves_nothing_else(served, archive):
+    status, headers, whole = get(served.replay, "/wacz", url=NDTV)
+    assert status == 200 and headers["Content-Type"] == "application/wacz"
+    assert whole.startswith(b"PK\x03\x04")
+    request = urllib.request.Request(
+        served.replay + "/wacz?" + urlencode({"url": NDTV}), headers={"Range": "bytes=100-199"}
+    )
+    with OPENER.open(request, timeout=30) as response:
+        assert response.status == 206 and response.read() == whole[100:200]
+    assert get(served.replay, "/wacz", url=MISSING.replace("1234567", "0"))[0] == 404
+    assert get(served.replay, "/article", url=NDTV)[0] == 404  # no UI pages here
+    assert get(served.replay, "/", url="file:///etc/passwd")[0] == 400
+    status, _headers, page = get(served.replay, "/", url=NDTV)
+    assert status == 200 and b'<replay-web-page source="/wacz?url=' in page

@@ -13,6 +13,7 @@ ReplayWeb.page itself (``ui.js``, ``sw.js``; AGPL-3.0, about 2 MB) is not commit
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -108,8 +109,10 @@ def wacz() -> Response:
             abort(404, f"no captures of {url}")
         replay_wacz(store, catalog, url, buffer)
     buffer.seek(0)
-    # conditional: Range requests are answered (ReplayWeb.page reads the zip by byte ranges).
-    return send_file(buffer, mimetype="application/wacz", conditional=True, max_age=0)
+    # conditional: Range requests are answered (ReplayWeb.page reads the zip by byte ranges);
+    # the ETag changes when a new capture changes the package.
+    etag = hashlib.sha256(buffer.getbuffer()).hexdigest()[:32]
+    return send_file(buffer, mimetype="application/wacz", conditional=True, etag=etag, max_age=0)
 
 
 def _attr(value: str) -> str:
