@@ -27,20 +27,32 @@ from tests.test_web import (
 )
 
 TITLE = ENTRIES[NDTV]["meta"]["title"]
+# The text of an element and of the open shadow roots inside it (ReplayWeb.page is made of web
+# components, whose text innerText does not reach).
+DEEP_TEXT = """el => {
+  const walk = n => {
+    let t = n.shadowRoot ? walk(n.shadowRoot) : "";
+    for (const c of n.childNodes) t += c.nodeType === 3 ? c.textContent : walk(c);
+    return t;
+  };
+  return walk(el);
+}"""
 
 
 class Servers:
     """The UI and the replay origin of one store, each on its own 127.0.0.1 port."""
 
-    def __init__(self, store: str, replay: bool) -> None:
+    def __init__(self, store: str | None = None, replay: bool = False) -> None:
         self.httpds = []
+        if store is None:
+            return
         replay_base = None
         if replay:
-            self.replay = self._serve(create_replay_app(store))
+            self.replay = self.serve(create_replay_app(store))
             replay_base = self.replay
-        self.ui = self._serve(create_app(store, replay_base=replay_base))
+        self.ui = self.serve(create_app(store, replay_base=replay_base))
 
-    def _serve(self, app) -> str:
+    def serve(self, app) -> str:
         httpd = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         self.httpds.append(httpd)
@@ -180,3 +192,44 @@ def test_replay_origin_answers_ranges_and_serves_nothing_else(served, archive):
     assert get(served.replay, "/", url="file:///etc/passwd")[0] == 400
     status, _headers, page = get(served.replay, "/", url=NDTV)
     assert status == 200 and b'<replay-web-page source="/wacz?url=' in page
+
+
+def test_replaywebpage_searches_the_texts_of_an_export(archive, browser, tmp_path):  # noqa: F811
+    """`sangrah export --wacz` loaded into ReplayWeb.page: its full-text search over the page
+    list (pages.jsonl with each article's text) finds a word that is only in a body."""
+    from flask import Response, send_file
+
+    from tests.test_wacz import export
+
+    wacz = tmp_path / "all.wacz"
+    assert export(archive, wacz).returncode == 0
+    app = create_replay_app(str(archive))
+    app.add_url_rule("/all.wacz", "all", lambda: send_file(wacz, conditional=True))
+    page_html = (
+        '<!doctype html><meta charset="utf-8"><script src="/replay/ui.js"></script>'
+        '<replay-web-page source="/all.wacz" view="pages" query="सर्गेई" replaybase="/replay/"'
+        ' style="display: block; height: 100vh"></replay-web-page>'
+    )
+    app.add_url_rule(
+        "/search", "search", lambda: Response(page_html, content_type="text/html; charset=utf-8")
+    )
+    servers = Servers()
+    base = servers.serve(app)
+    try:
+        page = browser.new_page()
+        page.goto(base + "/search")
+        app = page.frame_locator("replay-web-page iframe").locator("replay-app-main")
+        text = ""
+        for _ in range(60):  # the app loads the WACZ, then lists the pages that match
+            text = app.evaluate(DEEP_TEXT) if app.count() else ""
+            if "1 page" in text:
+                break
+            page.wait_for_timeout(1000)
+        else:
+            shoot(page, tmp_path / "replaywebpage-search-failed.png")
+        assert TITLE in text and "सर्गेई" in text
+        assert ENTRIES[PIB]["meta"]["title"] not in text  # no match there
+        shoot(page, tmp_path / "replaywebpage-search.png")
+        page.close()
+    finally:
+        servers.close()
