@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STORE  ?= ./archive-data
 
-.PHONY: setup browser services pywb run test lint clean
+.PHONY: setup browser services pywb replay-ui run test lint clean
 
 $(BIN)/sangrah: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,22 @@ $(PYWB):
 
 pywb: $(PYWB)
 
-test: setup browser services pywb
+# ReplayWeb.page (npm package replaywebpage: ui.js + sw.js, AGPL-3.0, ~2 MB; not committed) for
+# the replay origin of `sangrah browse`. `npm pack` checks the tarball against the registry's
+# integrity hash; only the two scripts and the licence are kept.
+REPLAYWEBPAGE := replaywebpage@2.5.3
+VENDOR := archive/web/vendor/replaywebpage
+
+$(VENDOR)/sw.js:
+	command -v npm >/dev/null || (apt-get update && apt-get install -y --no-install-recommends npm)
+	rm -rf $(VENDOR).tmp && mkdir -p $(VENDOR).tmp
+	cd $(VENDOR).tmp && npm pack --silent $(REPLAYWEBPAGE) >/dev/null && \
+	  tar xzf replaywebpage-*.tgz package/ui.js package/sw.js package/LICENSE package/package.json
+	mkdir -p $(VENDOR) && mv $(VENDOR).tmp/package/* $(VENDOR)/ && rm -rf $(VENDOR).tmp
+
+replay-ui: $(VENDOR)/sw.js
+
+test: setup browser services pywb replay-ui
 	$(BIN)/pytest -q
 
 lint: setup

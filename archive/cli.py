@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,12 +22,41 @@ from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
+from rich.markup import escape as rich_escape
+
+# typer 0.29 vendors click: its exceptions, not the `click` package's, are what parsing raises.
+from typer._click import exceptions as click_errors
+from typer._click.globals import get_current_context
 
 from archive.layout import default_spool_dir
 from archive.warc import read_payload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
 console = Console(stderr=True, soft_wrap=True)
+
+
+def usage(message: str) -> click_errors.UsageError:
+    """A bad argument or a missing resource: `main` prints it as one line and exits 2."""
+    return click_errors.UsageError(message, ctx=get_current_context(silent=True))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from archive import __version__
+
+        print(f"sangrah {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Scrapy crawler and WARC archive of Hindi news: crawl, fetch, browse, search, export."""
+
 
 StoreOption = Annotated[
     str,
@@ -48,6 +78,12 @@ SettingOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Scrapy setting NAME=VALUE (repeatable)."),
 ]
+
+
+def check_replay(paths: list[Path] | None) -> None:
+    for path in paths or []:
+        if not path.exists():
+            raise usage(f"--replay: {path} does not exist; give a corpus folder or WARC files")
 
 
 @contextlib.contextmanager
@@ -79,6 +115,18 @@ def replay_env(proxy: str, s3_endpoint: str | None) -> dict[str, str]:
     }
 
 
+# `scrapy crawl`, with the public suffix list that tldextract ships instead of a download:
+# Scrapy's cookie middleware builds a module-level TLDExtract whose first call fetches the list
+# from the internet (through the replay proxy it fails with two long tracebacks). The crawl itself
+# is the only network traffic a command makes.
+_SCRAPY_OFFLINE_PSL = (
+    "import sys, tldextract, scrapy.downloadermiddlewares.cookies as cookies; "
+    "cookies._split_domain = tldextract.TLDExtract("
+    "suffix_list_urls=(), include_psl_private_domains=True); "
+    "from scrapy.cmdline import execute; sys.argv[0] = 'scrapy'; execute()"
+)
+
+
 def run_spider(
     spider: str,
     spider_args: dict[str, str],
@@ -92,7 +140,7 @@ def run_spider(
     """Run one spider in a child Scrapy process; return its per-URL report lines."""
     with tempfile.TemporaryDirectory(prefix="sangrah-") as tmp, replay_proxy(replay) as proxy:
         report = Path(tmp) / "report.jsonl"
-        command = [sys.executable, "-m", "scrapy", "crawl", spider]
+        command = [sys.executable, "-c", _SCRAPY_OFFLINE_PSL, "crawl", spider]
         for name, value in spider_args.items():
             command += ["-a", f"{name}={value}"]
         command += ["-s", f"SANGRAH_STORE={store}", "-s", f"SANGRAH_REPORT={report}"]
@@ -148,10 +196,23 @@ def check_store(store: str) -> None:
     from archive.storage import StoreError, open_store
 
     try:
-        open_store(store).check()
-    except (StoreError, ValueError) as exc:
+        target = open_store(store)
+    except ValueError as exc:
+        raise usage(f"--store: {exc}") from None
+    try:
+        target.check()
+    except StoreError as exc:
+        if _is_local_file(store):
+            raise usage(f"--store: {store} is not a directory; give a directory or s3://") from None
         console.print(f"[red]cannot archive into {store}: {exc}[/red]")
         raise typer.Exit(1) from None
+
+
+def _is_local_file(store: str) -> bool:
+    from archive.layout import is_local
+    from archive.storage import path_from_uri
+
+    return is_local(store) and path_from_uri(store).exists() and not path_from_uri(store).is_dir()
 
 
 def spool_dir(store: str) -> Path:
@@ -184,6 +245,7 @@ def fetch(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Archive URLs now: WARC records for every exchange, a seed-format TXT per article."""
+    check_replay(replay)
     check_store(store)
     from archive.egress import syntax_problem
 
@@ -328,7 +390,9 @@ def crawl(
     ] = False,
     since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: skip links dated before.")] = None,
     until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: skip links dated after.")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most N articles per source.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=0, help="At most N articles per source (0: all).")
+    ] = None,
     prid_range: Annotated[str | None, typer.Option(help="pib: backfill PRIDs A-B.")] = None,
     refetch: Annotated[
         bool, typer.Option(help="Request articles already archived too (default: skip them).")
@@ -363,7 +427,9 @@ def crawl(
         keys = ("feeds", "sitemaps", "listings")
         names += [n for n, s in found if n != "generic" and any(s.discovery.get(k) for k in keys)]
     if not names:
-        raise typer.BadParameter("name at least one source, or give --all")
+        raise usage("name at least one source (pib ians ndtv webdunia generic), or give --all")
+    check_crawl_args(names, since, until, prid_range, start_url or feed or sitemap)
+    check_replay(replay)
     check_store(store)
     common = {
         "since": since,
@@ -422,6 +488,29 @@ def crawl(
     raise typer.Exit(0 if all(s["ok"] for s in summaries) and not waiting else 1)
 
 
+def check_crawl_args(
+    names: list[str], since: str | None, until: str | None, prid_range: str | None, generic: object
+) -> None:
+    from archive.discovery import parse_id_range
+    from archive.sources import load_sources
+
+    known = list(load_sources())
+    for name in names:
+        if name not in known:
+            raise usage(f"unknown source {name!r}: use one of {', '.join(known)}, or --all")
+    for option, value in (("--since", since), ("--until", until)):
+        day(value, option)
+    if prid_range is not None:
+        try:
+            parse_id_range(prid_range)
+        except ValueError:
+            raise usage(
+                f"--prid-range: {prid_range!r} is not a PRID range; give A-B, e.g. 2126700-2127300"
+            ) from None
+    if "generic" in names and not generic:
+        raise usage("generic needs somewhere to start: --start-url URL (or --feed, --sitemap URL)")
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON: one object per line.")]
 SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
 
@@ -433,9 +522,11 @@ def open_catalog(store_uri: str):
     from archive.storage import open_store, path_from_uri
 
     if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
-        console.print(f"[red]no archive at {store_uri}[/red]")
-        raise typer.Exit(1)
-    store = open_store(store_uri)
+        raise usage(no_archive(store_uri))
+    try:
+        store = open_store(store_uri)
+    except ValueError as exc:
+        raise usage(f"--store: {exc}") from None
     catalog = Catalog.for_store(store)
     try:
         catalog.update(store)
@@ -453,13 +544,20 @@ def print_articles(rows: list[dict], json_output: bool) -> None:
             print(f"{date:<16}  {row['source'] or '-':<8}  {row['title']}  {row['txt']}")
 
 
-def day(value: str | None) -> str | None:
+def no_archive(store_uri: str) -> str:
+    return f"no archive at {store_uri}; give --store the directory a crawl wrote into"
+
+
+def day(value: str | None, option: str = "--since/--until") -> str | None:
     from datetime import date
 
     try:
+        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
         return date.fromisoformat(value).isoformat() if value else None
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a YYYY-MM-DD date") from None
+        message = f"{option}: {value!r} is not a date; give YYYY-MM-DD, e.g. 2025-05-01"
+        raise usage(message) from None
 
 
 @app.command("ls")
@@ -467,30 +565,102 @@ def list_articles(
     source: SourceOption = None,
     since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or after.")] = None,
     until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or before.")] = None,
-    limit: Annotated[int, typer.Option(help="At most N articles (0: all).")] = 100,
+    limit: Annotated[int, typer.Option(min=0, help="At most N articles (0: all).")] = 100,
+    failed: Annotated[
+        bool,
+        typer.Option(
+            "--failed", help="URLs that got no TXT and why, newest first (dates: capture day)."
+        ),
+    ] = False,
     json_output: JsonOption = False,
     store: StoreOption = "./archive-data",
 ) -> None:
-    """List archived articles, newest first: date, source, title, TXT key."""
+    """List archived articles, newest first: date, source, title, TXT key (--failed: the URLs
+    that got no TXT, with the reason)."""
+    since, until = day(since, "--since"), day(until, "--until")
     _store, catalog = open_catalog(store)
     with catalog:
-        rows = catalog.articles(source, day(since), day(until), limit or None)
+        if failed:
+            print_failures(catalog.failures(source, since, until, limit or None), json_output)
+            return
+        rows = catalog.articles(source, since, until, limit or None)
     print_articles(rows, json_output)
+
+
+def print_failures(rows: list[dict], json_output: bool) -> None:
+    for row in rows:
+        if json_output:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            when = (row["date"] or "-")[:16].replace("T", " ")
+            status = row["status"] or "-"
+            print(
+                f"{when:<16}  {row['source'] or '-':<8}  {status:<3}  {row['reason']}  {row['url']}"
+            )
+
+
+@app.command()
+def stats(
+    source: SourceOption = None,
+    json_output: JsonOption = False,
+    store: StoreOption = "./archive-data",
+) -> None:
+    """Per source and capture day (UTC): articles archived, failures by reason, last success."""
+    _store, catalog = open_catalog(store)
+    with catalog:
+        rows = [r for r in catalog.day_stats() if not source or r["source"] == source]
+    if json_output:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return
+    print(f"{'day':<10}  {'source':<8}  {'articles':>8}  {'failed':>6}  {'last success':<16}  why")
+    for r in rows:
+        last = (r["last_success"] or "never")[:16].replace("T", " ")
+        why = "; ".join(f"{reason} x{n}" for reason, n in r["failures"].items())
+        print(
+            f"{r['day'] or '-':<10}  {r['source'] or '-':<8}  {r['articles']:>8}  "
+            f"{r['failed']:>6}  {last:<16}  {why}"
+        )
 
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words that must all occur; word* for a prefix.")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='Words that must all occur; "two words" for a phrase, word* for a prefix.'
+        ),
+    ],
     source: SourceOption = None,
-    limit: Annotated[int, typer.Option(help="At most N articles (0: all).")] = 20,
+    limit: Annotated[int, typer.Option(min=0, help="At most N articles a page (0: all).")] = 20,
+    page: Annotated[int, typer.Option(min=1, help="Page N of the results.")] = 1,
     json_output: JsonOption = False,
     store: StoreOption = "./archive-data",
 ) -> None:
-    """Full-text search over article titles and texts, best match first (exit 1: no match)."""
+    """Full-text search over article titles and texts, best match first, with the passage that
+    matched (exit 1: no match). Digits match in either script: ०५ finds 05."""
+    from archive.catalog import MARK
+
     _store, catalog = open_catalog(store)
     with catalog:
-        rows = catalog.search(query, source, limit or None)
-    print_articles(rows, json_output)
+        total = catalog.count(query, source)
+        rows = catalog.search(query, source, limit or None, offset=(page - 1) * (limit or 0))
+    pages = -(-total // limit) if limit else 1
+    console.print(f"{total} articles match; page {page} of {max(pages, 1)}", highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
+    for row in rows:
+        snippet = row.pop("snippet", None) or ""
+        row.pop("title_marked", None)
+        if json_output:
+            row["snippet"] = snippet.replace(MARK[0], "«").replace(MARK[1], "»")
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        print_articles([row], False)
+        if snippet:
+            text = rich_escape(snippet)
+            # On a terminal the matched words are bold; piped, they are set off by « ».
+            start, end = ("[bold]", "[/bold]") if out.is_terminal else ("«", "»")
+            out.print("    " + text.replace(MARK[0], start).replace(MARK[1], end))
     raise typer.Exit(0 if rows else 1)
 
 
@@ -500,17 +670,31 @@ def show(
     raw: Annotated[
         bool, typer.Option("--raw", help="Print the archived HTTP payload instead.")
     ] = False,
+    versions: Annotated[
+        bool,
+        typer.Option(
+            "--versions", help="Every version of the article and what changed, word by word."
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
     store: StoreOption = "./archive-data",
 ) -> None:
-    """Show an archived article (metadata and TXT), or the latest capture of a URL."""
+    """Show an archived article (metadata and TXT), or the latest capture of a URL and why it
+    got no TXT."""
     target, catalog = open_catalog(store)
     with catalog:
         found = catalog.find(ref)
         captures = catalog.captures(found["url"]) if found else []
+        history = catalog.versions(found) if versions and found and found.get("txt") else None
     if found is None:
         console.print(f"[red]not in the archive: {ref}[/red]")
         raise typer.Exit(1)
+    if versions:
+        if history is None:
+            console.print(f"[red]{ref} is a capture without an article: no versions[/red]")
+            raise typer.Exit(1)
+        print_versions(target, history, json_output)
+        return
     if raw:
         sys.stdout.buffer.write(
             read_payload(target, found["warc"], found["offset"], found["length"])[1]
@@ -525,16 +709,83 @@ def show(
     if json_output:
         print(json.dumps({**found, "captures": captures, "text": text}, ensure_ascii=False))
         return
-    hidden = ("id", "published_utc", "capture", "is_revisit")
+    hidden = ("id", "published_utc", "capture", "is_revisit", "reason")
+    if found.get("capture"):
+        print(f"{'no TXT':<14}{found.get('reason') or 'no reason recorded'}")
     for name, value in found.items():
         value = json.dumps(value, ensure_ascii=False) if name == "extra" else value
         if value not in (None, "", "{}") and name not in hidden:
             print(f"{name:<14}{value}")
     for c in captures:
-        print(f"{'capture':<14}{c['date']}  {c['status']}  {c['mime']}  {c['warc']}@{c['offset']}")
+        why = f"  no TXT: {c['reason']}" if c.get("reason") else ""
+        print(
+            f"{'capture':<14}{c['date']}  {c['status']}  {c['mime']}  {c['warc']}@{c['offset']}"
+            + why
+        )
     if text is not None:
         print()
         print(text, end="")
+
+
+def print_versions(target, history: list[dict], json_output: bool) -> None:
+    """Each version, oldest first, with the words added and removed since the one before."""
+    from archive import wordiff
+
+    previous = None
+    for number, version in enumerate(history, 1):
+        try:
+            text = target.get_bytes(version["txt"]).decode("utf-8")
+        except FileNotFoundError:
+            text = None
+        changes = wordiff.diff_words(previous, text) if previous and text else None
+        counts = wordiff.summary(changes) if changes else {}
+        lines = wordiff.marked(changes) if changes else []
+        previous = text if text is not None else previous
+        if json_output:
+            keep = ("txt", "url", "title", "captured", "published", "version_of", "text_sha256")
+            row = {"version": number, **{k: version.get(k) for k in keep}, **counts}
+            print(json.dumps({**row, "changes": lines}, ensure_ascii=False))
+            continue
+        when = (version["captured"] or "-")[:19].replace("T", " ")
+        change = f"  +{counts['added']} -{counts['removed']} words" if counts else ""
+        missing = "  (TXT not in the store)" if text is None else ""
+        print(f"version {number}  {when}  {version['txt']}{change}{missing}")
+        print(f"    {version['title']}")
+        for line in lines:
+            print(f"    {line}")
+
+
+@app.command()
+def export(
+    wacz: Annotated[
+        Path, typer.Option("--wacz", help="Write a WACZ 1.1.1 file here (ReplayWeb.page, pywb).")
+    ],
+    source: SourceOption = None,
+    since: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or after.")] = None,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD: published on or before.")] = None,
+    store: StoreOption = "./archive-data",
+) -> None:
+    """Export articles as a WACZ: the WARC files that hold them (whole, as stored), their index,
+    and a page list with each article's title and text (full-text search in ReplayWeb.page)."""
+    from archive.wacz import export_wacz
+
+    since, until = day(since, "--since"), day(until, "--until")
+    if not wacz.parent.is_dir():
+        raise usage(f"--wacz: no directory {wacz.parent} to write {wacz.name} into")
+    target, catalog = open_catalog(store)
+    partial = wacz.with_name(wacz.name + ".part")
+    with catalog, open(partial, "wb") as out:
+        report = export_wacz(target, catalog, out, source, since, until)
+    if not report.pages:
+        partial.unlink()
+        console.print("[red]no articles match: nothing exported[/red]")
+        raise typer.Exit(1)
+    partial.replace(wacz)  # a WACZ that exists is whole
+    console.print(
+        f"wrote {wacz}: {report.pages} pages, {len(report.warcs)} WARC files, "
+        f"{report.index_lines} index lines, {wacz.stat().st_size} bytes",
+        highlight=False,
+    )
 
 
 catalog_app = typer.Typer(no_args_is_help=True, help="The local catalog (derived, rebuildable).")
@@ -545,9 +796,15 @@ app.add_typer(catalog_app, name="catalog")
 def catalog_rebuild(store: StoreOption = "./archive-data") -> None:
     """Delete the catalog's contents and read every index file in the store again."""
     from archive.catalog import Catalog
-    from archive.storage import open_store
+    from archive.layout import is_local
+    from archive.storage import open_store, path_from_uri
 
-    target = open_store(store)
+    if is_local(store) and not path_from_uri(store).is_dir():
+        raise usage(no_archive(store))
+    try:
+        target = open_store(store)
+    except ValueError as exc:
+        raise usage(f"--store: {exc}") from None
     with Catalog.for_store(target) as catalog:
         catalog.rebuild(target)
         stats = catalog.stats()
@@ -562,11 +819,17 @@ def browse(
     record_port: Annotated[
         int | None, typer.Option(help="Port of the archived records' origin (default: port+1).")
     ] = None,
+    replay_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the replay origin, ReplayWeb.page (default: port+2)."),
+    ] = None,
 ) -> None:
     """Browse the archive in a web browser: articles, search, texts, captures (read-only).
 
     Runs werkzeug's development server, meant for a browser on this machine. Archived records
-    are served from a second origin (--record-port) so that they never run on the UI's. Bound
+    are served from a second origin (--record-port) so that they never run on the UI's, and
+    replayed faithfully by ReplayWeb.page (`make replay-ui` installs it) from a third
+    (--replay-port), where archived scripts run, away from both. Bound
     beyond loopback (--host 0.0.0.0), every request needs the token in the printed URL.
 
     In production, put a WSGI server (gunicorn, waitress) in front of archive.web.create_app.
@@ -581,6 +844,7 @@ def browse(
     from archive.web.app import Guard, loopback_hosts
 
     record_port = record_port or port + 1
+    replay_port = replay_port or port + 2
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -590,19 +854,35 @@ def browse(
     # Bound to every address, the names this machine is reached by are unknown: the token
     # guards it; otherwise only the names of the bound address are accepted.
     every = address is not None and address.is_unspecified
-    guard = Guard(None if every else loopback_hosts(host, (port, record_port)), token)
+    ports = (port, record_port, replay_port)
+    guard = Guard(None if every else loopback_hosts(host, ports), token)
     shown = "127.0.0.1" if every else (f"[{host}]" if ":" in host else host)
+    from archive.web.replay import create_replay_app
+
     try:
-        ui = create_app(store, guard=guard, record_base=f":{record_port}")
         records = create_app(store, guard=guard, records_only=True)
-    except FileNotFoundError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    except FileNotFoundError:
+        raise usage(no_archive(store)) from None
+    except ValueError as exc:
+        raise usage(f"--store: {exc}") from None
+    try:
+        replay = create_replay_app(store, guard=guard)
+    except FileNotFoundError as exc:  # the UI works without it, only the replay links go
+        console.print(f"[yellow]no replay: {exc}[/yellow]")
+        replay = None
+    replay_base = f":{replay_port}" if replay else None
+    ui = create_app(store, guard=guard, record_base=f":{record_port}", replay_base=replay_base)
     servers = [make_server(host, port, ui, threaded=True)]
     servers.append(make_server(host, record_port, records, threaded=True))
+    if replay:
+        servers.append(make_server(host, replay_port, replay, threaded=True))
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    console.print(f"browsing {store} at {url} (records from port {record_port}; Ctrl-C stops)")
-    threading.Thread(target=servers[1].serve_forever, daemon=True).start()
+    replaying = f", replay from port {replay_port}" if replay else ""
+    console.print(
+        f"browsing {store} at {url} (records from port {record_port}{replaying}; Ctrl-C stops)"
+    )
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         servers[0].serve_forever()
     except KeyboardInterrupt:
@@ -610,10 +890,6 @@ def browse(
     finally:
         for server in servers:
             server.server_close()
-
-
-def main() -> None:
-    app()
 
 
 @app.command("check-source")
@@ -689,3 +965,23 @@ def check_source(
 def check_failed(message: str) -> NoReturn:
     typer.echo(f"check-source: {message}", err=True)
     raise typer.Exit(2)
+
+
+def main() -> None:
+    """The command; a bad argument or a missing resource is one line on stderr and exit 2."""
+    try:
+        code = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()
+        code = exc.exit_code
+    except click_errors.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "sangrah"
+        message = " ".join(exc.format_message().split())
+        print(f"{where}: {message} (see `{where} --help`)", file=sys.stderr)
+        code = 2
+    except click_errors.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except typer.Abort:
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)

@@ -428,12 +428,15 @@ def test_sangrah_browse_serves_the_store(archive, tmp_path):
                     assert child.poll() is None and time.monotonic() < deadline, "not serving"
                     time.sleep(0.1)
             assert status == 200 and listed(body) == list(ARTICLES)
+            status, _headers, body = get(f"http://127.0.0.1:{port + 2}", "/", url=NDTV)
+            assert status == 200 and b"<replay-web-page" in body  # the replay origin
         finally:
             child.terminate()
             stderr = child.communicate(timeout=10)[1]
     assert f"browsing {store} at http://127.0.0.1:{port}/" in stderr
+    assert f"records from port {port + 1}, replay from port {port + 2};" in stderr
     missing = subprocess.run(
         [SANGRAH, "browse", "--store", str(tmp_path / "nothing")],
         capture_output=True, text=True, env=ENV, timeout=60,
     )  # fmt: skip
-    assert missing.returncode == 1 and "no archive at" in missing.stderr
+    assert missing.returncode == 2 and "no archive at" in missing.stderr

@@ -1,9 +1,12 @@
 """The browser UI: a small, read-only Flask app over the catalog.
 
 Pages: ``/`` (articles newest first, filtered by source and publication date, paged),
-``/search?q=`` (full text), ``/article?txt=KEY`` or ``?url=URL`` (metadata and text),
-``/captures?url=URL`` (every capture of a URL) and ``/record?warc=&offset=&length=`` (one archived
-HTTP payload, decoded, with the Content-Type the server sent).
+``/search?q=`` (full text: ranked, counted, paged, with the matching passage), ``/article?txt=KEY``
+or ``?url=URL`` (metadata and text), ``/versions?txt=KEY`` (every version of an article, each
+with a word diff against the one before), ``/captures?url=URL`` (every capture of a URL and why it
+got no TXT), ``/failures`` (URLs that got no TXT, with the reason), ``/stats`` (per source and
+day) and ``/record?warc=&offset=&length=`` (one archived HTTP payload, decoded, with the
+Content-Type the server sent).
 
 Archived pages are foreign content. ``sangrah browse`` serves /record from a second origin (its
 own port), so an archived page never runs on the UI's origin; /record also answers with
@@ -26,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from posixpath import basename
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -40,9 +43,11 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from archive.catalog import Catalog
+from archive import cdxj, wordiff
+from archive.catalog import MARK, Catalog
 from archive.layout import is_local
 from archive.storage import Store, open_store, path_from_uri
 from archive.text import from_seed_txt
@@ -93,12 +98,15 @@ def create_app(
     guard: Guard | None = None,
     record_base: str | None = None,
     records_only: bool = False,
+    replay_base: str | None = None,
 ) -> Flask:
     """The browser app for the archive at `store_uri` (FileNotFoundError: no such directory).
 
     `guard` checks Host headers and the token (see :class:`Guard`); `record_base`
     (``http://127.0.0.1:8081``, or ``:8081`` for that port on the host the browser used) is the
     other origin that serves /record: an app made with `records_only`, which serves nothing else.
+    `replay_base` (the same forms) is the replay origin (archive.web.replay); without it the UI
+    links to no replay.
     """
     if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
         raise FileNotFoundError(f"no archive at {store_uri}")
@@ -110,12 +118,15 @@ def create_app(
         "refresh": refresh,
         "record_base": (record_base or "").rstrip("/"),
         "records_only": records_only,
+        "replay_base": (replay_base or "").rstrip("/"),
     }
     if guard is not None:
         app.before_request(guard.check)
         app.after_request(guard.remember)
     app.before_request(_split_origins)
     app.jinja_env.globals["record_url"] = _record_url
+    if replay_base:
+        app.jinja_env.globals["replay_url"] = _replay_url
     with Catalog.for_store(store) as catalog:
         refresh(catalog)
     app.register_blueprint(bp)
@@ -123,6 +134,7 @@ def create_app(
     app.teardown_appcontext(_close_catalog)
     app.after_request(_headers)
     app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["marked"] = _marked
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     return app
 
@@ -144,10 +156,55 @@ def index() -> str:
 
 @bp.get("/search")
 def search() -> str:
-    query = params.text(request.args, "q", max_len=params.MAX_QUERY, required=True)
+    query = params.text(request.args, "q", max_len=params.MAX_QUERY, required=True) or ""
     source, (number, per) = params.source(request.args), params.page(request.args)
-    rows = _catalog(refresh=True).search(query or "", source, limit=number * per + 1)
-    return _listing("search.html", rows, number, per, q=query, filters={"source": source})
+    catalog = _catalog(refresh=True)
+    # Paged in SQL: ranking every match to slice one page would cost as much as the search.
+    rows = catalog.search(query, source, limit=per + 1, offset=(number - 1) * per)
+    total = catalog.count(query, source)
+    context = {"q": query, "filters": {"source": source}, "total": total}
+    return _listing("search.html", rows, number, per, paged=True, **context)
+
+
+@bp.get("/failures")
+def failures() -> str:
+    source, (since, until), (number, per) = (
+        params.source(request.args),
+        params.date_range(request.args),
+        params.page(request.args),
+    )
+    rows = _catalog(refresh=True).failures(
+        source, since, until, limit=per + 1, offset=(number - 1) * per
+    )
+    filters = {"source": source, "since": since, "until": until}
+    return _listing("failures.html", rows, number, per, paged=True, filters=filters)
+
+
+@bp.get("/stats")
+def stats() -> str:
+    return render_template("stats.html", rows=_catalog(refresh=True).day_stats())
+
+
+@bp.get("/versions")
+def versions() -> str:
+    txt = params.store_key(request.args, "txt", prefix="txt/", suffix=".txt")
+    found = _catalog().find(txt)
+    if found is None:
+        abort(404, f"not in the archive: {txt}")
+    shown, previous = [], None
+    for version in _catalog().versions(found):
+        text = _text(version["txt"])
+        changes = wordiff.diff_words(previous, text) if previous and text else None
+        shown.append(
+            {
+                "article": version,
+                "summary": wordiff.summary(changes) if changes else None,
+                "paragraphs": list(wordiff.paragraphs(changes)) if changes else None,
+                "blocks": text.split("\n\n")[1:] if text and not changes else None,
+            }
+        )
+        previous = text if text is not None else previous
+    return render_template("versions.html", article=found, versions=shown)
 
 
 @bp.get("/article")
@@ -163,7 +220,10 @@ def article() -> Response | str:
         abort(404, f"not in the archive: {ref}")
     if found.get("capture"):  # a URL archived without an article (an error page, a redirect)
         return redirect(url_for(".captures", url=found["url"]))
-    return render_template("article.html", article=found, blocks=_text_blocks(found["txt"]))
+    history = _catalog().versions(found)
+    return render_template(
+        "article.html", article=found, blocks=_text_blocks(found["txt"]), versions=history
+    )
 
 
 @bp.get("/captures")
@@ -247,9 +307,9 @@ def _split_origins() -> Response | None:
     return None
 
 
-def _record_base() -> str:
+def _record_base(name: str = "record_base") -> str:
     """The record origin; ``:PORT`` is that port on the host the browser used for the UI."""
-    base = current_app.extensions["sangrah"]["record_base"]
+    base = current_app.extensions["sangrah"][name]
     if not base.startswith(":"):
         return base
     host, _, port = request.host.rpartition(":")
@@ -258,6 +318,12 @@ def _record_base() -> str:
 
 def _record_url(**where) -> str:
     return _record_base() + url_for("browse.record", **where)
+
+
+def _replay_url(url: str, date: str | None = None) -> str:
+    """ReplayWeb.page on the replay origin, at the capture of `date` (else the latest)."""
+    query = {"url": url, **({"ts": cdxj.timestamp14(date)} if date else {})}
+    return _record_base("replay_base") + "/?" + urlencode(query)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -280,6 +346,19 @@ def _close_catalog(_exc: BaseException | None) -> None:
         catalog.close()
 
 
+def _text(txt: str) -> str | None:
+    try:
+        return _store().get_bytes(txt).decode("utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _marked(value: str | None) -> Markup:
+    """A snippet or title with the catalog's match marks as <mark>, everything else escaped."""
+    text = str(escape(value or ""))
+    return Markup(text.replace(MARK[0], "<mark>").replace(MARK[1], "</mark>"))
+
+
 def _text_blocks(txt: str) -> list[list[str]] | None:
     """The TXT's paragraphs, each a list of lines; None while the file is not in the store."""
     try:
@@ -289,12 +368,18 @@ def _text_blocks(txt: str) -> list[list[str]] | None:
     return [block.split("\n") for block in blocks]
 
 
-def _listing(template: str, rows: list[dict], number: int, per: int, **context) -> str:
+def _listing(
+    template: str, rows: list[dict], number: int, per: int, paged: bool = False, **context
+) -> str:
+    """One page of `rows`: the first `number` pages and one row more, or with `paged` the page
+    itself and one row more."""
+
     def page_url(n: int) -> str:
         return url_for(str(request.endpoint), **{**request.args.to_dict(), "page": n})
 
-    shown = rows[(number - 1) * per : number * per]
-    more = len(rows) > number * per
+    start = 0 if paged else (number - 1) * per
+    shown = rows[start : start + per]
+    more = len(rows) > start + per
     return render_template(
         template,
         rows=shown,
