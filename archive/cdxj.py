@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 
 import surt as _surt
-from cdxj_indexer.postquery import query_extract
 
 _DIGITS = re.compile(r"\D")
 
@@ -41,6 +41,12 @@ def method_query(method: str, content_type: str | None, body: bytes) -> str | No
     (cdxj-indexer's and pywb's own canonicalisation, so both find what we index)."""
     if method.upper() not in ("POST", "PUT"):
         return None
+    with warnings.catch_warnings():
+        # cdxj-indexer imports pyamf, which imports the deprecated pkg_resources: a warning on
+        # every command's stderr otherwise. Imported here, so GET-only runs never load it.
+        warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+        from cdxj_indexer.postquery import query_extract
+
     return query_extract(content_type, len(body), BytesIO(body), "") or ""
 
 
