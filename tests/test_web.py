@@ -26,7 +26,7 @@ from markupsafe import escape
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from archive import cdxj
+from archive import cdxj, indexlog
 from archive.storage.local import LocalStore
 from archive.text import from_seed_txt
 from archive.web import create_app
@@ -388,6 +388,7 @@ def test_catalog_refreshes_on_listings_at_most_every_n_seconds(hand_store):
     client = create_app(hand_store.uri, refresh_seconds=60, clock=lambda: now[0]).test_client()
     assert "No articles" in client.get("/").text  # read on start: nothing indexed yet
     hand_store.put_bytes(INDEX, hand_index())
+    hand_store.put_bytes(indexlog.entry_key(INDEX), INDEX.encode())  # announced, as a run does
     now[0] = 59.0
     assert "No articles" in client.get("/").text
     assert client.get("/article", query_string={"txt": TXT}).status_code == 404  # no refresh
