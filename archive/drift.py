@@ -199,9 +199,7 @@ def _reason(rule: Rule, current: dict, value: float, median: float, runs: int) -
     was = f"median of the last {runs} runs"
     if rule.kind == "ratio":
         return f"{rule.label} {value:g} chars, was {median:g} ({was})"
-    return (
-        f"{rule.label} {value:.0%} of {current[rule.base]} {rule.base}, was {median:.0%} ({was})"
-    )
+    return f"{rule.label} {value:.0%} of {current[rule.base]} {rule.base}, was {median:.0%} ({was})"
 
 
 # --- history from the store ------------------------------------------------------------------

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -26,12 +27,12 @@ logger = logging.getLogger(__name__)
 class DriftMonitor:
     def __init__(
         self,
-        rules: Rules = Rules(),
+        rules: Rules | None = None,
         *,
         crawler: Crawler | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
-        self.rules = rules
+        self.rules = rules or Rules()
         self.crawler = crawler
         self.clock = clock
         self.history: list[dict] | None = None  # None: not read (no store, or it failed)
@@ -60,9 +61,7 @@ class DriftMonitor:
             return
         store = archiver.session.store
         try:
-            self.history = await asyncio.to_thread(
-                load_history, store, source, started, self.rules
-            )
+            self.history = await asyncio.to_thread(load_history, store, source, started, self.rules)
         except OSError as exc:  # monitoring must never stop the archiving
             logger.warning("drift: cannot read the run history of %s: %s", source, exc)
             return
