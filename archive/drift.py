@@ -47,6 +47,7 @@ _RUN_ID = re.compile(r"^\d{8}T\d{6}Z-(?P<source>.+)-[0-9a-f]{6}\.json$")
 class Rules:
     runs: int = 10  # history: the last N runs of the source that had enough pages
     days: int = 30  # ... looked for in at most this many days of reports, newest first
+    reads: int = 50  # ... reading at most this many of the source's reports (small runs skipped)
     min_runs: int = 3  # fewer such runs: no verdict
     min_count: int = 5  # articles (pages for the page rates) a run needs to count
     rate_drop: float = 0.30  # container-match rate: points below the history median
@@ -215,9 +216,11 @@ def load_history(
 ) -> list[dict]:
     """The quality figures of `source`'s last ``rules.runs`` runs that had ``min_count`` pages
     and did not drift, newest first. Bounded: one listing per day, newest day first, for at most
-    ``rules.days`` days, stopping once enough runs are found; only reports named for `source`
-    are read (a report named by ``SANGRAH_RUN_ID`` is read to see whose it is)."""
+    ``rules.days`` days, stopping once enough runs are found or ``rules.reads`` reports were
+    read; only reports named for `source` are read (one named by ``SANGRAH_RUN_ID`` is read to
+    see whose it is), so a source whose hourly runs are mostly too small still costs little."""
     found: list[dict] = []
+    reads = 0
     for back in range(rules.days):
         day = before - timedelta(days=back)
         keys = sorted(store.iter_keys(f"reports/{day:%Y/%m/%d}/"), reverse=True)
@@ -226,6 +229,9 @@ def load_history(
             match = _RUN_ID.match(name)
             if match and match["source"] != source:
                 continue
+            if reads >= rules.reads:
+                return found
+            reads += 1
             quality = _history_run(store, key, source, before)
             if quality is not None and quality.get("pages", 0) >= rules.min_count:
                 found.append(quality)

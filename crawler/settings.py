@@ -38,7 +38,8 @@ SANGRAH_PROGRESS = ""
 SANGRAH_PROGRESS_INTERVAL = 0.5
 # Drift telemetry (archive/drift.py): a run whose extraction figures fall far below the source's
 # last SANGRAH_DRIFT_RUNS runs (with SANGRAH_DRIFT_MIN_ARTICLES articles each, at least
-# SANGRAH_DRIFT_MIN_RUNS of them, looked for in SANGRAH_DRIFT_DAYS days of reports) fails.
+# SANGRAH_DRIFT_MIN_RUNS of them, looked for in SANGRAH_DRIFT_DAYS days of reports) fails. The
+# news-site spiders switch the DriftMonitor extension on (crawler/spiders/base.py).
 SANGRAH_DRIFT = os.environ.get("SANGRAH_DRIFT", "1") not in ("0", "false", "False", "")
 SANGRAH_DRIFT_RUNS = 10
 SANGRAH_DRIFT_DAYS = 30
@@ -95,7 +96,6 @@ SCHEDULER = "crawler.frontier.SplitScheduler"
 EXTENSIONS = {
     "crawler.extensions.archiver.Archiver": 0,
     "crawler.extensions.sizelimit.TruncateOversize": 10,
-    "crawler.extensions.drift.DriftMonitor": 590,
     "crawler.extensions.runreport.RunReport": 600,
     "crawler.extensions.metrics.PrometheusTextfile": 610,
     "crawler.extensions.progress.ProgressFile": 620,

@@ -243,6 +243,14 @@ def test_load_history_is_bounded(tmp_path):
     assert len(store.listed) == 7
 
 
+def test_load_history_reads_a_bounded_number_of_small_runs(tmp_path):
+    store = CountingStore(tmp_path)
+    for hours in range(1, 100):  # hourly runs that each archived too little to count
+        put_report(store, "ndtv", NOW - timedelta(hours=hours), figures(pages=2))
+    assert load_history(store, "ndtv", NOW, Rules(reads=20)) == []
+    assert len(store.read) == 20
+
+
 def test_load_history_survives_a_report_it_cannot_read(tmp_path):
     class Flaky(CountingStore):
         def get_bytes(self, key):
