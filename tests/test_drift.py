@@ -349,3 +349,54 @@ def test_drift_can_be_switched_off(first_run, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     summary = summary_of(done)
     assert summary["drift"] is None and summary["quality"]["container_match_rate"] == 0.0
+
+
+# --- the summary extension -------------------------------------------------------------------
+
+
+class _Stats:
+    def __init__(self, **values):
+        self.values = {f"sangrah/{k}": v for k, v in values.items()}
+
+    def get_value(self, key, default=None):
+        return self.values.get(key, default)
+
+    def set_value(self, key, value):
+        self.values[key] = value
+
+    def get_stats(self):
+        return self.values
+
+
+class _Spider:
+    name = source = "ndtv"
+
+
+def test_summary_fails_a_drifted_run_and_keeps_an_earlier_problem():
+    from archive.drift import Verdict
+    from crawler.extensions.summary import CrawlSummary
+
+    seen = []
+
+    def drift(quality):
+        seen.append(quality)
+        return Verdict("drift", ["container-match rate 0% of 1 articles, was 100% (…)"])
+
+    item = {"status": 200, "txt": "txt/ndtv/x.txt", "extract_figures": page("page", 900)}
+    ext = CrawlSummary(_Stats(discovered=1, requested=1), drift=drift)
+    ext.item_scraped(item)
+    summary = ext.summary(_Spider(), "finished")
+    assert seen[0]["articles"] == 1 and seen[0]["fallback_rate"] == 1.0
+    assert summary["ok"] is False
+    assert summary["problem"] == "drift: container-match rate 0% of 1 articles, was 100% (…)"
+    assert summary["drift"]["status"] == "drift" and summary["quality"] == seen[0]
+    # A run that archived nothing says so: that is the first thing to fix.
+    ext = CrawlSummary(_Stats(discovered=1, requested=1), drift=drift)
+    ext.item_scraped({"status": 200, "reason": "no article text found",
+                      "extract_figures": page("page", 0, title=False)})  # fmt: skip
+    assert ext.summary(_Spider(), "finished")["problem"] == "no article archived"
+    # Without a drift monitor (SANGRAH_DRIFT=0) the figures are still reported.
+    ext = CrawlSummary(_Stats(discovered=1, requested=1))
+    ext.item_scraped(item)
+    summary = ext.summary(_Spider(), "finished")
+    assert summary["ok"] and summary["drift"] is None and summary["quality"]["articles"] == 1
