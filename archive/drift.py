@@ -168,12 +168,12 @@ def judge(current: dict, history: Iterable[dict], rules: Rules = Rules()) -> Ver
     verdict = Verdict("no verdict")
     for rule in RULES:
         value = current.get(rule.figure)
-        if value is None or current.get(rule.base, 0) < rules.min_count:
+        if not _number(value) or _count(current, rule.base) < rules.min_count:
             continue
         past = [
             h[rule.figure]
             for h in history
-            if h.get(rule.figure) is not None and h.get(rule.base, 0) >= rules.min_count
+            if _number(h.get(rule.figure)) and _count(h, rule.base) >= rules.min_count
         ][: rules.runs]
         if len(past) < rules.min_runs:
             continue
@@ -188,6 +188,17 @@ def judge(current: dict, history: Iterable[dict], rules: Rules = Rules()) -> Ver
     return verdict
 
 
+def _number(value: Any) -> bool:
+    # Reports are read back from the store, written by older or newer versions: a figure that
+    # is missing or not a number is no figure, never a crash of the run that reads it.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _count(figures: dict, key: str) -> int:
+    value = figures.get(key, 0)
+    return value if _number(value) else 0
+
+
 def _fell(rule: Rule, value: float, median: float, threshold: float) -> bool:
     if rule.kind == "drop":
         return value < median - threshold
@@ -199,7 +210,7 @@ def _fell(rule: Rule, value: float, median: float, threshold: float) -> bool:
 def _reason(rule: Rule, current: dict, value: float, median: float, runs: int) -> str:
     was = f"median of the last {runs} runs"
     if rule.kind == "ratio":
-        return f"{rule.label} {value:g} chars, was {median:g} ({was})"
+        return f"{rule.label} {value:.0f} chars, was {median:.0f} ({was})"
     return f"{rule.label} {value:.0%} of {current[rule.base]} {rule.base}, was {median:.0%} ({was})"
 
 
@@ -233,7 +244,7 @@ def load_history(
                 return found
             reads += 1
             quality = _history_run(store, key, source, before)
-            if quality is not None and quality.get("pages", 0) >= rules.min_count:
+            if quality is not None and _count(quality, "pages") >= rules.min_count:
                 found.append(quality)
                 if len(found) >= rules.runs:
                     return found
@@ -248,10 +259,13 @@ def _history_run(store: ReportStore, key: str, source: str, before: datetime) ->
         return None
     if not isinstance(report, dict) or report.get("source") != source:
         return None
-    if (report.get("drift") or {}).get("status") == "drift":
+    drift = report.get("drift")
+    if isinstance(drift, dict) and drift.get("status") == "drift":
         return None
-    started = report.get("started")
-    if started and datetime.fromisoformat(started) >= before:
-        return None  # a run that started after this one (a clock or a concurrent run)
+    try:
+        if datetime.fromisoformat(report["started"]) >= before:
+            return None  # a run that started after this one (a clock or a concurrent run)
+    except (KeyError, TypeError, ValueError):
+        return None  # no start time (naive, malformed): not a report of ours
     quality = report.get("quality")
     return quality if isinstance(quality, dict) else None

@@ -161,6 +161,12 @@ def test_history_window_is_the_newest_runs():
     assert judge(figures(container_match_rate=0.0), [*HISTORY[:3], *older]).status == "ok"
 
 
+def test_history_figures_that_are_not_numbers_are_ignored():
+    odd = [{**figures(), "container_match_rate": "1.0", "articles": None} for _ in range(5)]
+    assert judge(figures(container_match_rate=0.0), odd + HISTORY[:2]).status == "ok"
+    assert judge(figures(container_match_rate=0.0), odd + HISTORY[:3]).status == "drift"
+
+
 def test_a_run_with_too_few_articles_gives_no_verdict():
     few = figures(articles=4, pages=20, container_match_rate=0.0, median_chars=10)
     verdict = judge(few, HISTORY)
@@ -218,6 +224,8 @@ def test_load_history_skips_drifted_small_and_later_runs(tmp_path):
     put_report(store, "ndtv", NOW + timedelta(minutes=5), figures(median_chars=9))
     put_report(store, "ndtv", NOW - timedelta(hours=4), figures(median_chars=4))
     store.put_bytes(f"reports/{NOW:%Y/%m/%d}/broken-run.json", b"{not json")
+    naive = json.dumps({"source": "ndtv", "started": "2025-05-09T07:00:00", "quality": figures()})
+    store.put_bytes(f"reports/{NOW:%Y/%m/%d}/naive-clock.json", naive.encode())
     assert [q["median_chars"] for q in load_history(store, "ndtv", NOW)] == [4]
 
 
