@@ -20,8 +20,9 @@ pages, for the page rates), otherwise that rule gives no verdict:
 
 The fallback rate (page/plain paths) and the author found rate are recorded, not judged: the
 first is the complement of the container-match rate, and bylines come and go with the copy.
-A run that drifted does not become history (its report says ``drift.status: "drift"``), so the
-alarm stays on until the source is fixed instead of fading as broken runs fill the window.
+A run that drifted (its report says ``drift.status: "drift"``) or failed otherwise (``ok: false``)
+does not become history, so the alarm stays on until the source is fixed instead of fading as
+broken runs fill the window.
 
 No Scrapy here: the extension (crawler/extensions/drift.py) only feeds it.
 """
@@ -226,10 +227,11 @@ def load_history(
     store: ReportStore, source: str, before: datetime, rules: Rules = Rules()
 ) -> list[dict]:
     """The quality figures of `source`'s last ``rules.runs`` runs that had ``min_count`` pages
-    and did not drift, newest first. Bounded: one listing per day, newest day first, for at most
-    ``rules.days`` days, stopping once enough runs are found or ``rules.reads`` reports were
-    read; only reports named for `source` are read (one named by ``SANGRAH_RUN_ID`` is read to
-    see whose it is), so a source whose hourly runs are mostly too small still costs little."""
+    and were ok (no drift, no other problem), newest first. Bounded: one listing per day, newest
+    day first, for at most ``rules.days`` days, stopping once enough runs are found or
+    ``rules.reads`` reports were read; only reports named for `source` are read (one named by
+    ``SANGRAH_RUN_ID`` is read to see whose it is), so a source whose hourly runs are mostly
+    too small still costs little."""
     found: list[dict] = []
     reads = 0
     for back in range(rules.days):
@@ -260,8 +262,8 @@ def _history_run(store: ReportStore, key: str, source: str, before: datetime) ->
     if not isinstance(report, dict) or report.get("source") != source:
         return None
     drift = report.get("drift")
-    if isinstance(drift, dict) and drift.get("status") == "drift":
-        return None
+    if report.get("ok") is False or (isinstance(drift, dict) and drift.get("status") == "drift"):
+        return None  # history is what the source gives when it works
     try:
         if datetime.fromisoformat(report["started"]) >= before:
             return None  # a run that started after this one (a clock or a concurrent run)

@@ -215,11 +215,13 @@ def test_load_history_newest_first_of_one_source(tmp_path):
     assert other not in store.read  # named for another source: not even read
 
 
-def test_load_history_skips_drifted_small_and_later_runs(tmp_path):
+def test_load_history_skips_drifted_failed_small_and_later_runs(tmp_path):
     store = CountingStore(tmp_path)
     put_report(store, "ndtv", NOW - timedelta(hours=1), figures(median_chars=1),
                drift={"status": "drift", "reasons": ["…"]})  # fmt: skip
     put_report(store, "ndtv", NOW - timedelta(hours=2), figures(pages=2, median_chars=2))
+    put_report(store, "ndtv", NOW - timedelta(hours=2, minutes=30), figures(median_chars=3),
+               ok=False, problem="no article archived")  # fmt: skip
     put_report(store, "ndtv", NOW - timedelta(hours=3), None)  # a report without figures
     put_report(store, "ndtv", NOW + timedelta(minutes=5), figures(median_chars=9))
     put_report(store, "ndtv", NOW - timedelta(hours=4), figures(median_chars=4))
