@@ -42,6 +42,11 @@ METRICS: dict[str, tuple[str, str]] = {
     "sangrah_run_start_timestamp_seconds": ("gauge", "Start of the current or last run."),
     "sangrah_last_success_timestamp_seconds": ("gauge", "End of the last successful run."),
     "sangrah_spool_pending_files": ("gauge", "Files left in the spool by the last run."),
+    "sangrah_drift": ("gauge", "1 if the last run's extraction fell far below its history."),
+    "sangrah_run_container_match_ratio": (
+        "gauge",
+        "Share of the last run's article pages read inside the source's container selector.",
+    ),
 }
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$")

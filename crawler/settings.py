@@ -36,6 +36,15 @@ SANGRAH_METRICS_INTERVAL = 60.0
 # Progress lines (JSON) for `sangrah crawl` on a terminal; the CLI sets it, off when empty.
 SANGRAH_PROGRESS = ""
 SANGRAH_PROGRESS_INTERVAL = 0.5
+# Drift telemetry (archive/drift.py): a run whose extraction figures fall far below the source's
+# last SANGRAH_DRIFT_RUNS runs (with SANGRAH_DRIFT_MIN_ARTICLES articles each, at least
+# SANGRAH_DRIFT_MIN_RUNS of them, looked for in SANGRAH_DRIFT_DAYS days of reports) fails. The
+# news-site spiders switch the DriftMonitor extension on (crawler/spiders/base.py).
+SANGRAH_DRIFT = os.environ.get("SANGRAH_DRIFT", "1") not in ("0", "false", "False", "")
+SANGRAH_DRIFT_RUNS = 10
+SANGRAH_DRIFT_DAYS = 30
+SANGRAH_DRIFT_MIN_RUNS = 3
+SANGRAH_DRIFT_MIN_ARTICLES = 5
 
 # S3-compatible storage: Scrapy's own names; unset values fall back to boto3's credential chain.
 AWS_ENDPOINT_URL = os.environ.get("AWS_ENDPOINT_URL")

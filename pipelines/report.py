@@ -1,7 +1,8 @@
 """One result line per fetched URL: what was archived where, or why no TXT was written.
 
 Writes JSON lines to ``SANGRAH_REPORT`` (the CLI reads them) and logs a short line; strips the
-page body so exported items stay small.
+page body and the extraction so exported items stay small, keeping only the few figures of the
+extraction that the run's drift telemetry counts (``extract_figures``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import IO
 
 from scrapy.crawler import Crawler
+
+from archive.drift import page_figures
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class ReportPipeline:
             self._out.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._out.flush()
         item.pop("body", None)
-        item.pop("extraction", None)
+        if (result := item.pop("extraction", None)) is not None:
+            item["extract_figures"] = page_figures(result)  # for the run's drift figures
         item.update(record)
         return item

@@ -86,6 +86,12 @@ class PrometheusTextfile:
         src = labels(source=report["source"])
         samples[("sangrah_run_ok", src)] = 1 if report["ok"] else 0
         samples[("sangrah_spool_pending_files", src)] = report["spool"]["pending"]
+        # 0 also when there was no verdict (too little history): an alert fires on 1 only.
+        drift = report.get("drift") or {}
+        samples[("sangrah_drift", src)] = 1 if drift.get("status") == "drift" else 0
+        rate = (report.get("quality") or {}).get("container_match_rate")
+        if rate is not None:  # else the last known rate carries over from the file
+            samples[("sangrah_run_container_match_ratio", src)] = rate
         result = labels(source=report["source"], result="ok" if report["ok"] else "failed")
         samples[("sangrah_runs_total", result)] = self.base.get(("sangrah_runs_total", result), 0)
         samples[("sangrah_runs_total", result)] += 1

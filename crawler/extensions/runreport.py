@@ -158,6 +158,8 @@ class RunReport:
             },
             "records": {k: get(f"sangrah/{k}", 0) for k in ("warc_responses", "warc_revisits",
                                                             "txt_written", "txt_unchanged")},
+            "quality": summary.get("quality"),
+            "drift": summary.get("drift"),
             "finish_reason": self.finish_reason,
             "ok": problem is None,
             "problem": problem,

@@ -5,6 +5,11 @@ the discovery counters the spider left in the stats. At spider_closed it logs th
 appends ``{"summary": {...}}`` to ``SANGRAH_REPORT``. A source that discovered no article URL, or
 archived none of the ones it requested, is failed: stat ``sangrah/source_failed``, an ERROR in
 the log, and ``"ok": false`` in the line (``sangrah crawl`` exits 1 on it).
+
+It also counts the extraction figures of the run (``quality``: container-match rate, median
+text length, … from the ``extract_figures`` the report pipeline leaves on each item) and, when
+the drift monitor is on, asks it whether they fell far below the source's recent runs: a run
+that drifted is failed too, with ``problem: "drift: <reasons>"`` and a WARNING in the log.
 """
 
 from __future__ import annotations
@@ -12,11 +17,15 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+
+from archive.drift import RunQuality, Verdict
+from crawler.extensions.drift import DriftMonitor
 
 logger = logging.getLogger(__name__)
 EXTRACTION_FAILED = ("no headline found", "no article text found", "extraction failed")
@@ -31,15 +40,27 @@ def outcome(item: dict) -> str:
 
 
 class CrawlSummary:
-    def __init__(self, stats: Any, report: str | None = None):
+    def __init__(
+        self,
+        stats: Any,
+        report: str | None = None,
+        drift: Callable[[dict], Verdict | None] | None = None,
+    ):
         self.stats = stats
         self.report = Path(report) if report else None
+        self.drift = drift  # figures -> verdict; None: no drift monitor
         self.counts: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
+        self.quality = RunQuality()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlSummary:
-        ext = cls(crawler.stats, crawler.settings.get("SANGRAH_REPORT") or None)
+        def drift(figures: dict) -> Verdict | None:
+            # Looked up when asked: extensions cannot be looked up while they are being built.
+            monitor = crawler.get_extension(DriftMonitor)
+            return monitor.judge(figures) if monitor is not None else None
+
+        ext = cls(crawler.stats, crawler.settings.get("SANGRAH_REPORT") or None, drift)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.item_error, signal=signals.item_error)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -52,6 +73,8 @@ class CrawlSummary:
             self.counts["fetched"] += 1
         if kind != "archived":
             self.reasons[_reason_class(item.get("reason") or kind)] += 1
+        if figures := item.get("extract_figures"):
+            self.quality.add(figures)
 
     def item_error(self, item: dict, failure: Any) -> None:
         self.counts["failed"] += 1
@@ -78,6 +101,10 @@ class CrawlSummary:
             known = get("sangrah/skipped/already_archived", 0)
             if not known or self.extraction_failures():
                 problem = "no article archived"
+        quality = self.quality.figures()
+        verdict = self.drift(quality) if self.drift is not None else None
+        if problem is None and verdict is not None and verdict.status == "drift":
+            problem = "drift: " + "; ".join(verdict.reasons)
         return {
             "source": getattr(spider, "source", "") or spider.name,
             "spider": spider.name,
@@ -96,6 +123,8 @@ class CrawlSummary:
             "discovery_errors": list(getattr(spider, "discovery_errors", [])),
             "finish_reason": reason,
             "role": get("sangrah/frontier_role"),
+            "quality": quality,
+            "drift": verdict.to_dict() if verdict is not None else None,
             "ok": problem is None,
             "problem": problem,
         }
@@ -104,7 +133,13 @@ class CrawlSummary:
         summary = self.summary(spider, reason)
         if summary["problem"]:
             self.stats.set_value("sangrah/source_failed", 1)
-            logger.error("source %s failed: %s", summary["source"], summary["problem"])
+            drifted = summary["problem"].startswith("drift: ")
+            logger.log(
+                logging.WARNING if drifted else logging.ERROR,
+                "source %s failed: %s",
+                summary["source"],
+                summary["problem"],
+            )
         logger.info("summary: %s", json.dumps(summary, ensure_ascii=False))
         if self.report is not None:
             with self.report.open("a", encoding="utf-8") as out:

@@ -44,6 +44,7 @@ from crawler.spiders.fetch import ERROR_STATUSES
 logger = logging.getLogger(__name__)
 
 SUMMARY = "crawler.extensions.summary.CrawlSummary"
+DRIFT = "crawler.extensions.drift.DriftMonitor"
 DISCOVERY_PRIORITY = 1000  # discovery documents before anything else
 
 
@@ -128,10 +129,12 @@ class NewsSiteSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
-        # The per-source summary, here so that plain `scrapy crawl <source>` has it too. Spider
-        # priority: `scrapy crawl` re-applies the project settings after this (Scrapy 2.19).
+        # The per-source summary and its drift check, here so that plain `scrapy crawl <source>`
+        # has them too and `fetch` (no source, no history) does not list reports for nothing.
+        # Spider priority: `scrapy crawl` re-applies the project settings after this (2.19).
         extensions = settings.getdict("EXTENSIONS")
         extensions.setdefault(SUMMARY, 500)
+        extensions.setdefault(DRIFT, 490)
         settings.set("EXTENSIONS", extensions, priority="spider")
 
     # --- configuration --------------------------------------------------------------------------
