@@ -225,7 +225,8 @@ def warn_spool(store: str) -> int:
     waiting = [
         p
         for p in (spool.rglob("*") if spool.exists() else [])
-        if p.is_file() and p.name != ".store" and not p.name.endswith(".tmp")
+        # dot-named files are the spool's own state (.store, a remote store's .catalog.sqlite)
+        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".tmp")
     ]
     if waiting:
         console.print(

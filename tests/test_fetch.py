@@ -188,6 +188,7 @@ def test_fetch_into_s3(s3_server, s3_bucket, tmp_path):
         assert record.rec_headers.get_header("WARC-Target-URI") == result["final_url"]
         assert format_errors(store.get_bytes(result["txt"])) == []
     assert results[MISSING]["reason"] == "HTTP 404"
+    assert "wait in the spool" not in done.stderr  # its local state is not work left
     left = sorted(p.name for p in (tmp_path / "spool").rglob("*") if p.is_file())
     assert left == [".catalog.sqlite", ".store"]  # the spool folder keeps local state only
 
