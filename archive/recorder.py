@@ -133,6 +133,7 @@ class WarcRecorder:
         self._key = ""
         self._entries: list[cdxj.CdxjEntry] = []
         self._pins = 0
+        self._sealed: dict[str, object] = {}  # sealed, not yet published: their open files
         self.failed: ArchiveWriteError | None = None
 
     @property
@@ -292,6 +293,19 @@ class WarcRecorder:
         with self._lock:
             return self._seal()
 
+    @property
+    def sealed_keys(self) -> list[str]:
+        """Files this recorder sealed that are not published yet (it holds their locks)."""
+        with self._lock:
+            return list(self._sealed)
+
+    def release(self, key: str) -> None:
+        """The sealed file ``key`` is published (or given up on): drop its lock."""
+        with self._lock:
+            held = self._sealed.pop(key, None)
+        if held is not None:
+            held.close()
+
     def _seal(self) -> tuple[str, str] | None:
         if self._writer is None or self._file is None:
             return None
@@ -312,7 +326,9 @@ class WarcRecorder:
             tmp.unlink(missing_ok=True)
         faults.point("seal.indexed")
         os.replace(self._spool_path(key + ".open"), self._spool_path(key))
-        self._file.close()  # releases the flock only now: the file is sealed
+        # The flock stays held until the sealed file is published (release()): another
+        # process's recovery must not publish a live writer's file while it does.
+        self._sealed[key] = self._file
         self._writer = self._file = None
         self._entries = []
         faults.point("seal.renamed")

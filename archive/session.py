@@ -264,6 +264,8 @@ class ArchiveSession:
             logger.error("could not publish %s to %s: %s", warc_key, self.store.uri, reason)
             self.unpublished.append((warc_key, reason))
             return False
+        finally:
+            self.recorder.release(warc_key)
         return True
 
     def _publish(self, warc_key: str) -> None:
@@ -272,8 +274,11 @@ class ArchiveSession:
         index_path = self.spool.directory / index
         if warc_path.exists() and not index_path.exists():  # sealed by an older version
             write_index(warc_path, warc_path.name, warc_key)
-        if warc_path.exists():
+        try:
             self._complete_texts(warc_path, cdxj.parse(index_path.read_bytes()))
+        except FileNotFoundError:  # another process published it meanwhile
+            if not self.store.exists(warc_key):
+                raise
         faults.point("publish.completed")
         if index_path.exists():  # announce it to incremental readers (the catalog)
             self.store.put_bytes(indexlog.entry_key(index), index.encode(), overwrite=True)
@@ -303,9 +308,9 @@ class ArchiveSession:
 
     def close(self) -> None:
         """Seal the current WARC and publish it; failures are in :attr:`unpublished`."""
-        sealed = self.recorder.close()
-        if sealed:
-            self.publish(sealed[0])
+        self.recorder.close()
+        for key in self.recorder.sealed_keys:  # this one, and any sealed after a write error
+            self.publish(key)
         self.captures.close()
 
     # --- recovery --------------------------------------------------------------------------
@@ -329,6 +334,8 @@ class ArchiveSession:
                 report.failed.append((key, f"cannot rescue: {type(exc).__name__}: {exc}"))
         for key in self.spool.pending():
             if key.endswith(".warc.gz"):
+                if not is_abandoned(self.spool.directory / key):
+                    continue  # sealed by a live writer, which publishes it itself
                 if self.publish(key):
                     report.published += [key, index_key(key)]
                 else:
@@ -348,7 +355,7 @@ class ArchiveSession:
                 continue
             if result.txt:
                 report.named.append(result.txt)
-            path.unlink()  # named: its records are in the WARC, the file follows them
+            path.unlink(missing_ok=True)  # named: its records are in the WARC, the TXT follows
         return report
 
 

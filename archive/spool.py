@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,11 +51,13 @@ class Spool:
         inside = root is not None and self.directory.resolve().is_relative_to(Path(root).resolve())
         try:
             owner = marker.read_text("utf-8").strip()
-            if inside:  # <store>/.spool moves with its store (a copied or renamed directory)
-                raise FileNotFoundError
         except FileNotFoundError:
+            owner = None
+        # <store>/.spool moves with its store (a copied or renamed directory): it is the store's.
+        if owner is None or (inside and owner != self.store.uri):
             self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = marker.with_name(".store.tmp")
+            # One temp name per process: several runs may open one spool at once.
+            tmp = marker.with_name(f".store.{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(self.store.uri + "\n", "utf-8")
             os.replace(tmp, marker)
             return
@@ -79,11 +82,15 @@ class Spool:
             raise FileNotFoundError(errno.ENOENT, "not in the spool", str(path))
         # A LocalStore takes the file by renaming it when it can, instead of copying it.
         move_file = getattr(self.store, "move_file", None)
-        if move_file is not None:
-            move_file(key, path)
-        else:
-            self.store.put_file(key, path)
-            path.unlink()
+        try:
+            if move_file is not None:
+                move_file(key, path)
+            else:
+                self.store.put_file(key, path)
+                path.unlink()
+        except FileNotFoundError:
+            if not self.store.exists(key):  # else: a concurrent process published it
+                raise
 
     def pending(self) -> list[str]:
         """Keys of closed files still here: data files first, then index files, each sorted."""

@@ -261,5 +261,8 @@ def pending_texts(spool_dir: Path) -> list[tuple[Path, PendingText]]:
     root = spool_dir / PENDING_DIR
     found = []
     for path in sorted(root.glob("*.json")) if root.exists() else []:
-        found.append((path, PendingText(**json.loads(path.read_bytes()))))
+        try:
+            found.append((path, PendingText(**json.loads(path.read_bytes()))))
+        except FileNotFoundError:  # named by a concurrent recovery meanwhile
+            continue
     return found

@@ -280,7 +280,7 @@ def test_seal_writes_the_index_before_the_name(tmp_path: Path, monkeypatch) -> N
     monkeypatch.delenv("SANGRAH_FAIL_AT")
     spool = tmp_path / "spool"
     assert list(spool.rglob("*.cdxj")) and list(spool.rglob("*.warc.gz.open"))
-    session.recorder._file.close()  # the process "dies": its lock goes with it
+    die(session)
     new_session(store, tmp_path / "spool").close()
     assert not list(spool.rglob("*.open"))
     assert_clean(store)
@@ -329,6 +329,14 @@ def test_enospc_seam_is_an_os_error(monkeypatch) -> None:
     with pytest.raises(OSError) as caught:
         faults.point("x.y")
     assert caught.value.errno == errno.ENOSPC
+
+
+def die(session: ArchiveSession) -> None:
+    """What the kernel does for a writer that dies: its open files close, its locks go."""
+    if session.recorder._file is not None:
+        session.recorder._file.close()
+    for key in session.recorder.sealed_keys:
+        session.recorder.release(key)
 
 
 def _sha(data: bytes) -> str:
@@ -380,7 +388,7 @@ def test_claim_in_a_warc_that_held_nothing_is_taken_over(tmp_path: Path, monkeyp
     with pytest.raises(OSError):
         first.record_page(ref_url(1), ref, {}, article(1))
     monkeypatch.delenv("SANGRAH_FAIL_AT")
-    first.recorder._file.close()  # dies without sealing
+    die(first)
     second = new_session(store, tmp_path / "spool")
     assert list(store.iter_keys("claims/abandoned/"))
     result = archive_one(second, 1)

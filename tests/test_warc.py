@@ -143,6 +143,7 @@ def test_recorder_rotates_renames_and_indexes(tmp_path: Path):
     assert meta.url == "urn:extraction:" + ref_url and meta.fields["page"] == ref_url
     assert meta.fields["refers_to"]["offset"] == ref.offset
     assert recorder.rotate_if_full() is None  # nothing open any more
+    recorder.release(ref.warc)  # sealed files stay locked until published
 
 
 @pytest.mark.parametrize(
@@ -184,6 +185,7 @@ def test_index_rebuilt_from_warc_equals_written_index(tmp_path: Path):
     recorder.record_exchange(gzip_exchange(url="https://ndtv.in/robots.txt", status=404))
     recorder.record_metadata(gzip_exchange().url, ref, {"txt": "txt/pib/a.txt", "title": "शीर्षक"})
     warc_key, index = recorder.close()
+    recorder.release(warc_key)  # sealed files stay locked until published
     with (tmp_path / warc_key).open("rb") as stream:
         rebuilt = index_warc(stream, warc_key.rsplit("/", 1)[-1], warc_key)
     assert cdxj.render(rebuilt) == (tmp_path / index).read_bytes()
@@ -237,6 +239,7 @@ def test_page_records_are_not_the_page(tmp_path: Path):
     data = {"txt": "txt/pib/a.txt", "url": page}  # an extraction result names its page too
     recorder.record_metadata(page, ref, data, text="पाठ\n".encode())
     warc_key, index = recorder.close()
+    recorder.release(warc_key)  # sealed files stay locked until published
     with (tmp_path / warc_key).open("rb") as f:
         targets = {
             r.rec_type: r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f)
@@ -274,6 +277,7 @@ def test_post_is_indexed_as_pywb_looks_it_up(tmp_path: Path):
     get = recorder.record_exchange(gzip_exchange(url=POSTBACK))
     post = recorder.record_exchange(postback(5))
     warc_key, index = recorder.close()
+    recorder.release(warc_key)  # sealed files stay locked until published
     ours = {e.fields["offset"]: e for e in cdxj.parse((tmp_path / index).read_bytes())}
     assert ours[str(get.offset)].key == "in,gov,pib)/allrel.aspx?lang=2&reg=3"
     mine = ours[str(post.offset)]
@@ -303,6 +307,7 @@ def test_revisits_compare_method_and_body(tmp_path: Path):
         kinds.append(revisit_of is not None)
     assert kinds == [False, False, False, True]  # one payload, but three different requests
     _warc, index = session.recorder.close()
+    session.recorder.release(_warc)
     again = CaptureIndex()
     again.add_index(index, (tmp_path / index).read_bytes())  # as the next run loads it
     keys = [POSTBACK, exchange_key(postback(5)), exchange_key(postback(6))]
