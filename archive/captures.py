@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj
 from archive.storage import Store
 from archive.warc import Exchange, payload_digest
 
@@ -142,36 +141,6 @@ class CaptureIndex:
             logger.warning("cannot read the record at %s:%d (%s)", warc, offset, exc)
             return None
         return record.rec_headers.get_header("WARC-Record-ID")
-
-    # --- without a catalog (tests, tools) --------------------------------------------------
-    def add_index(self, index_key: str, data: bytes) -> None:
-        """Take in one CDXJ file; revisit lines are skipped (they point at an original)."""
-        warc = index_key.removesuffix(".cdxj") + ".warc.gz"
-        for entry in cdxj.parse(data):
-            fields = entry.fields
-            if fields.get("type") == "metadata":
-                ref = fields.get("refers_to") or {}
-                # A record names its TXT ("txt") or one that holds the same text ("txt_same_as").
-                txt = fields.get("txt") or fields.get("txt_same_as")
-                if txt and ref.get("warc"):
-                    self.add_txt(ref["warc"], int(ref["offset"]), txt)
-                if txt and fields.get("canonical_url"):
-                    self.add_article(fields["canonical_url"])
-            elif fields.get("mime") != "warc/revisit" and fields.get("digest"):
-                self.add_response(
-                    Capture(
-                        url=entry.url,
-                        warc=warc,
-                        offset=int(fields["offset"]),
-                        length=int(fields["length"]),
-                        record_id=fields.get("id", ""),
-                        date=fields.get("date") or entry.timestamp,
-                        digest=fields["digest"],
-                        key=request_key(
-                            entry.url, fields.get("method", "GET"), fields.get("request_digest")
-                        ),
-                    )
-                )
 
     @classmethod
     def load(cls, store: Store) -> CaptureIndex:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from archive.recorder import index_key
 from archive.storage import Store
-from archive.text import parse_txt_name, url_key
+from archive.text import parse_txt_name, txt_name, url_key
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class TxtNames:
             if existing is not None:
                 return self._decide_existing(key, existing, warc, record_id)
             ordinal = self._allocate(folder, canonical_url)
-            txt = f"{folder}/{ordinal:03d}_{url_key(canonical_url)}.txt"
+            txt = f"{folder}/{txt_name(ordinal, canonical_url)}"
             claim = TxtClaim(txt, warc, record_id, canonical_url, _now())
             try:
                 self._store.put_bytes(key, claim.to_bytes(), overwrite=False)

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -166,4 +166,5 @@ def test_warc_date_is_when_the_request_was_sent(recorded, server):
     """Not when the record was written: /slow answers 1.5 s after its request arrived."""
     sent = datetime.fromisoformat(recorded["/slow"][2].replace("Z", "+00:00"))
     arrived = server.arrived["/slow"]
-    assert arrived - timedelta(seconds=1) < sent <= arrived
+    # The record is written after the answer, 1.5 s after arrival: a write-time date fails this.
+    assert sent <= arrived

@@ -117,12 +117,17 @@ class NewsSiteSpider(scrapy.Spider):
         self.found: dict[str, Found] = {}
         self.discovery_errors: list[str] = []
         self._released = False
+        self.sources_file: str | None = None  # both set in from_crawler
+        self.sitemap_max_size = discovery.SITEMAP_MAX_SIZE
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSiteSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        override = crawler.settings.get("SANGRAH_SOURCES_FILE") or None
-        spider.spec = load_sources(override)[cls.source]
+        spider.sources_file = crawler.settings.get("SANGRAH_SOURCES_FILE") or None
+        spider.sitemap_max_size = (
+            crawler.settings.getint("DOWNLOAD_MAXSIZE") or discovery.SITEMAP_MAX_SIZE
+        )
+        spider.spec = load_sources(spider.sources_file)[cls.source]
         crawler.signals.connect(spider.release_articles, signal=signals.spider_idle)
         return spider
 
@@ -205,9 +210,10 @@ class NewsSiteSpider(scrapy.Spider):
         return ()
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        max_size = self.settings.getint("DOWNLOAD_MAXSIZE") or discovery.SITEMAP_MAX_SIZE
         try:
-            kind, links = discovery.parse_sitemap(response.body, response.url, max_size)
+            kind, links = discovery.parse_sitemap(
+                response.body, response.url, self.sitemap_max_size
+            )
         except discovery.SitemapTooLarge as exc:
             self.discovery_error(response.url, str(exc))
             return

@@ -63,7 +63,7 @@ class GenericSpider(NewsSiteSpider):
         return super().parse_listing(response)
 
     def spec_for(self, url: str) -> SourceSpec:
-        return source_for_url(url, self.settings.get("SANGRAH_SOURCES_FILE") or None)
+        return source_for_url(url, self.sources_file)
 
     def in_scope(self, url: str) -> bool:
         return registered_domain(urlsplit(url).hostname or "") in self.allowed_domains
