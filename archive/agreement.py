@@ -37,12 +37,12 @@ AGREE = 0.85  # ours holds this much of plain: the two readings agree
 FALLBACK = 0.4  # ours holds less than this much of plain: ours read the wrong element
 BLOCK_SHARED = 0.6  # a plain block is shared when this share of its units is in ours
 
-_ZW = dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff"), None)
+_ZW = re.compile("[\u200b\u200c\u200d\ufeff]")
 
 
 def units(text: str, chars: bool) -> Counter:
     """Multiset of scoring units: whitespace tokens, or non-space characters."""
-    text = unicodedata.normalize("NFC", text).translate(_ZW)
+    text = _ZW.sub("", unicodedata.normalize("NFC", text))
     return Counter(ch for ch in text if not ch.isspace()) if chars else Counter(text.split())
 
 

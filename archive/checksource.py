@@ -18,6 +18,7 @@ import lxml.html
 from lxml import etree
 
 from archive import agreement, pagemeta
+from archive.css import css_select
 from archive.extract import Extraction, extract, readings
 from archive.sources import SourceSpec, own_extract
 from archive.text import decode_html, no_space_script, normalize
@@ -142,7 +143,7 @@ def selector_checks(doc, spec: SourceSpec, own: dict, result: Extraction) -> lis
             check = SelectorCheck(key, sel, None, inherited=sel not in mine)
             css = sel.partition("@")[0] if "@" in sel.split("]")[-1] else sel
             try:
-                check.nodes = len(doc.cssselect(css))
+                check.nodes = len(css_select(doc, css))
             except Exception as exc:  # cssselect's SelectorError, lxml's XPath errors
                 check.error = str(exc)
                 checks.append(check)
@@ -245,6 +246,8 @@ def _why(r: Extraction) -> str:
         base += ", with body blocks of plain's reading it had lost put back"
     if "-tail" in path:
         base += ", a trailing run of page chrome cut"
+    if path == "container" and r.agreement is None:
+        base += " (it holds most of the page's paragraph text: no self-check in a crawl)"
     return base if path else "no extraction path ran"
 
 

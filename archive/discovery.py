@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
+from archive.css import css_select
 from archive.dates import IST, parse_datetime
 
 _BOM = b"\xef\xbb\xbf"
@@ -235,7 +236,7 @@ def parse_listing(html: str | bytes, base_url: str, css: str | None = None) -> l
     anchors: Iterable = doc.iter("a")
     if css:
         anchors = (
-            a for el in doc.cssselect(css) for a in ([el] if el.tag == "a" else el.iter("a"))
+            a for el in css_select(doc, css) for a in ([el] if el.tag == "a" else el.iter("a"))
         )
     seen: dict[str, Link] = {}
     for a in anchors:
@@ -260,7 +261,7 @@ def next_page(html: str | bytes, base_url: str, css: str) -> str | None:
     except (lxml.etree.ParserError, ValueError):
         return None
     base = urljoin(base_url, doc.xpath("string(//base/@href)") or base_url)
-    for el in doc.cssselect(css):
+    for el in css_select(doc, css):
         anchor = el if el.get("href") else next(el.iter("a"), None)
         href = (anchor.get("href") or "").strip() if anchor is not None else ""
         if not href or href.startswith(("#", "javascript:")):

@@ -10,7 +10,8 @@ touches the network or Scrapy. The path of a page:
    that to trafilatura; with no container (an unseen template) trafilatura gets the whole pruned
    page, so mobile/AMP/older designs still give text;
 5. clean the blocks (archive.boilerplate);
-6. self-check: plain trafilatura on the unpruned page is a second reading; when the two disagree
+6. self-check: plain trafilatura on the unpruned page is a second reading (skipped when a named
+   source's container holds most of the page's paragraph text); when the two disagree
    badly, archive.agreement decides (ours, ours with the body blocks it lost put back, or plain).
    The result records which path gave the text (``path``: container, page, plain; "+plain" when
    body blocks of plain's reading were put back, "-tail" when a trailing run of chrome was cut),
@@ -29,14 +30,14 @@ import trafilatura
 from lxml import etree
 
 from archive import agreement, boilerplate, legacyfont, pagemeta, prune
+from archive.css import css_select
 from archive.sources import SourceSpec, source_for_url
 from archive.text import decode_html, detect_language, normalize, to_seed_txt
 from archive.urls import canonical_url
 
 _STAND_INS = {"\u200d": "\u1d25", "\u200c": "\u1d24"}  # ZWJ/ZWNJ -> ᴥ/ᴤ (Latin ain letters)
-_PROTECT = str.maketrans(_STAND_INS)
-_RESTORE = str.maketrans({v: k for k, v in _STAND_INS.items()})
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+SELF_CHECK_SHARE = 0.5  # a named source's container with less of the page's <p> text: check it
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,10 @@ def extract(
     if reason := _not_article(doc, spec, url, meta):
         return Extraction(False, reason, title=meta.title, **base)
     base["title_selector"], base["date_selector"] = meta.title_selector, meta.date_selector
-    base["container_selector"] = _find(doc, spec.hint("container", []))[1]
-    plain_raw = _trafilatura_blocks(text, {}, scoped=False)  # before pruning changes the doc
+    container, base["container_selector"] = _find(doc, spec.hint("container", []))
+    plain_raw = []  # the self-check's reading; whether it is needed is judged before pruning
+    if _self_check(doc, spec, container):
+        plain_raw = _trafilatura_blocks(text, {}, scoped=False)
     headings = [meta.title, *pagemeta.select(doc, "h1")[:1]]  # before pruning changes the doc
     raw_blocks, scoped, lead = _body_blocks(doc, spec, meta.description)
     blocks = _clean(raw_blocks, headings, spec, scoped)
@@ -124,6 +127,21 @@ def extract(
         author=meta.author, agency=agency, language=detect_language(" ".join(blocks)),
         extra=extra, **base,
     )  # fmt: skip
+
+
+def _self_check(doc, spec: SourceSpec, container) -> bool:
+    """Whether the page needs the second reading. A named source's container that holds most of
+    the page's paragraph text is the article: on every corpus page, template variant and peer
+    page the plain reading never changed such a result, and it doubles extraction's CPU. Generic
+    pages, whole-page readings and a container holding little (a teaser matched by a stale
+    selector) are always checked; ``sangrah check-source`` shows every reading regardless."""
+    if spec.name == "generic" or container is None:
+        return True
+    return _paragraph_chars(container) < SELF_CHECK_SHARE * _paragraph_chars(doc)
+
+
+def _paragraph_chars(root) -> int:
+    return sum(len(p.text_content().strip()) for p in root.iter("p"))
 
 
 def _clean(raw: list[str], headings: list, spec: SourceSpec, scoped: bool) -> list[str]:
@@ -165,7 +183,7 @@ def _not_article(doc, spec: SourceSpec, url: str, meta: pagemeta.PageMeta) -> st
     if spec.is_article_url(url) is False and not _article_signals(doc, spec, meta):
         return "not an article: section/listing page (no article URL or markup)"
     required = spec.hint("require", [])
-    if required and not any(doc.cssselect(sel) for sel in required):
+    if required and not any(css_select(doc, sel) for sel in required):
         return f"soft 404 ({spec.name}: no {required[0]})"
     return None
 
@@ -302,12 +320,12 @@ def _described_lead(doc, body, description: str | None):
 def _find(doc, selectors: list[str]) -> tuple:
     """(first element matched, its selector) or (None, None)."""
     return next(
-        ((found[0], sel) for sel in selectors if (found := doc.cssselect(sel))), (None, None)
+        ((found[0], sel) for sel in selectors if (found := css_select(doc, sel))), (None, None)
     )
 
 
 def _find_all(doc, selectors: list[str]) -> list:
-    found = [el for sel in selectors for el in doc.cssselect(sel)]
+    found = [el for sel in selectors for el in css_select(doc, sel)]
     return [el for el in found if not any(_inside(el, other) for other in found if other is not el)]
 
 
@@ -333,7 +351,7 @@ def _trafilatura_blocks(html: str, options: dict, scoped: bool) -> list[str]:
     # choose the half-form of a conjunct: carried through as rare printable stand-ins.
     protect = not any(ch in html for ch in _STAND_INS.values())
     if protect:
-        html = html.translate(_PROTECT)
+        html = _replace_all(html, _STAND_INS)
     xml = trafilatura.extract(
         html, output_format="xml", include_comments=False, include_tables=True,
         include_images=False, include_links=False, include_formatting=False,
@@ -342,9 +360,16 @@ def _trafilatura_blocks(html: str, options: dict, scoped: bool) -> list[str]:
     if not xml:
         return []
     if protect:
-        xml = xml.translate(_RESTORE)
+        xml = _replace_all(xml, {v: k for k, v in _STAND_INS.items()})
     main = etree.fromstring(xml.encode("utf-8")).find("main")
     return [] if main is None else _xml_blocks(main)
+
+
+def _replace_all(text: str, replacements: dict[str, str]) -> str:
+    """str.replace per pair: str.translate looks up every character of a page in a dict."""
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return text
 
 
 def _xml_blocks(main) -> list[str]:

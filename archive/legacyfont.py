@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from archive.css import css_select
 from archive.text import devanagari_ratio, normalize
 
 FONTS = re.compile(
@@ -43,7 +44,7 @@ def _applied_font(doc, text: str) -> str | None:
                 continue
             for sel in selectors.split(","):
                 try:
-                    styled.extend(doc.cssselect(sel.strip()))
+                    styled.extend(css_select(doc, sel.strip()))
                 except Exception:  # selectors lxml cannot read (@media, pseudo-classes)
                     continue
     covered = sum(len(normalize(el.text_content())) for el in _outermost(styled))

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from archive import dates
+from archive.css import css_select
 from archive.sources import SourceSpec
 from archive.text import normalize
 
@@ -45,7 +46,7 @@ def select(doc, selector: str) -> list[str]:
     """Values of a spec selector: CSS, optionally "@attr" for an attribute instead of the text."""
     css, _, attr = selector.partition("@") if "@" in selector.split("]")[-1] else (selector, "", "")
     try:
-        found = doc.cssselect(css)
+        found = css_select(doc, css)
     except Exception:  # a malformed selector from an override file must not kill extraction
         return []
     values = (el.get(attr) if attr else el.text_content() for el in found)
@@ -165,7 +166,7 @@ def _source_extra(doc, spec: SourceSpec, url: str) -> dict:
     if sel := spec.hint("translations"):
         extra["translations"] = [
             {"label": normalize(a.text_content()), "prid": m.group(1)}
-            for a in doc.cssselect(sel)
+            for a in css_select(doc, sel)
             if (m := re.search(r"(?i)PRID=(\d+)", a.get("href", "")))
         ]
     if (regex := spec.hint("office_regex")) and (dated := first(doc, spec.hint("date", []))):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import lxml.html
 
 from archive import boilerplate
+from archive.css import select_any
 from archive.text import normalize
 
 BLOCK_TAGS = frozenset({"p", "div", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "td"})
@@ -30,15 +31,14 @@ def prune(doc, selectors: list[str]) -> None:
     """Drop what the selectors match, except an element holding most of the page's paragraph
     text: a ``[hidden]`` or ``display:none`` wrapper that a script reveals is the article."""
     total = None
-    for sel in selectors:
-        for el in doc.cssselect(sel):
-            if el.getparent() is None:
+    for el in select_any(doc, selectors):
+        if el.getparent() is None:
+            continue
+        if el.find(".//p") is not None:
+            total = _paragraph_text(doc) if total is None else total
+            if total and _paragraph_text(el) >= 0.5 * total:
                 continue
-            if el.find(".//p") is not None:
-                total = _paragraph_text(doc) if total is None else total
-                if total and _paragraph_text(el) >= 0.5 * total:
-                    continue
-            el.drop_tree()
+        el.drop_tree()
 
 
 def _paragraph_text(root) -> int:

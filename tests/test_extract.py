@@ -190,3 +190,21 @@ def test_mis_declared_charset():
         html.encode("utf-8"), "https://example.in/a/b-1.html", "text/html; charset=cp866"
     )
     assert result.is_article and "हिंदी अनुच्छेद" in result.blocks[0]
+
+
+def test_container_holding_the_page_skips_the_self_check():
+    """A named source's container with most of the page's paragraph text is read alone."""
+    result = run(by_url_part("4039518"))
+    assert result.path == "container" and result.agreement is None
+
+
+def test_stale_container_on_a_named_source_is_self_checked(tmp_path):
+    """A selector that now matches page chrome holds little of the page's paragraph text: the
+    plain reading runs, disagrees, and its text is taken."""
+    override = tmp_path / "o.toml"
+    override.write_text("[ndtv.extract]\ncontainer = ['footer']\n", encoding="utf-8")
+    entry = by_url_part("4039518")
+    result = extract((CORPUS / entry["body"]).read_bytes(), entry["url"], None, str(override))
+    gold = (CORPUS / entry["gold"]).read_text(encoding="utf-8")
+    assert result.path == "plain" and result.agreement < 0.4
+    assert prf(body_of(result.txt_bytes().decode()), body_of(gold))[2] >= 0.9
