@@ -93,7 +93,9 @@ def replay_proxy(paths: list[Path] | None) -> Iterator[str | None]:
         return
     from archive.replay import ReplayProxy, load_resources
 
-    with ReplayProxy(load_resources(list(paths))) as proxy:
+    # SANGRAH_REPLAY_LATENCY: seconds before each answer, a distant site (bench/workers.py)
+    latency = float(os.environ.get("SANGRAH_REPLAY_LATENCY") or 0)
+    with ReplayProxy(load_resources(list(paths)), latency=latency) as proxy:
         yield proxy.url
 
 

@@ -23,6 +23,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -166,6 +167,8 @@ class _ReplayHandler(BaseHTTPRequestHandler):
             self.rfile.read(length)  # keep the connection in step; request bodies are ignored
         url = self._target_url()
         resource = self.server.resources.get(url) or not_found(url)
+        if self.server.latency:
+            time.sleep(self.server.latency)
         headers, body, chunked = self._framed(resource)
         reason = resource.reason or self.responses.get(resource.status, ("Unknown",))[0]
         head = [f"HTTP/1.1 {resource.status} {reason}\r\n".encode("latin-1")]
@@ -214,9 +217,16 @@ class ReplayServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], resources: Resources, clock: Clock = utc_now):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        resources: Resources,
+        clock: Clock = utc_now,
+        latency: float = 0.0,
+    ):
         self.resources = resources
         self.clock = clock
+        self.latency = latency  # seconds before each answer: a distant or slow site
         self.ca = ReplayCA()  # signs a certificate per CONNECT host
         self.hits: Counter[tuple[str, int]] = Counter()
         self._lock = threading.Lock()
@@ -268,8 +278,9 @@ class ReplayProxy:
         port: int = 0,
         *,
         clock: Clock = utc_now,
+        latency: float = 0.0,
     ):
-        self.server = ReplayServer((host, port), resources, clock)
+        self.server = ReplayServer((host, port), resources, clock, latency)
         self._thread: threading.Thread | None = None
 
     @property

@@ -40,7 +40,6 @@ CORPUS = Path("tests/corpus")
 FAST = {"AUTOTHROTTLE_ENABLED": "False", "DOWNLOAD_DELAY": "0",
         "CONCURRENT_REQUESTS_PER_DOMAIN": "16", "LOG_LEVEL": "WARNING"}  # fmt: skip
 BARE = {"EXTENSIONS": "{}", "DOWNLOADER_MIDDLEWARES": "{}", "ITEM_PIPELINES": "{}"}
-MAX_ARG_STRLEN = 128 * 1024  # Linux: the longest single argv string (-a urls=...)
 _CANONICAL = re.compile(rb"""(<link[^>]*rel=["']canonical["'][^>]*href=["'])([^"']*)""", re.I)
 _PRID = re.compile(r"(?i)(PRID=)(\d+)")
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -55,13 +54,13 @@ def manifest_entries(corpus: Path) -> list[dict]:
 def copy_url(url: str, j: int) -> str:
     """A URL the source's article patterns still accept, with its own canonical form."""
     url = _PRID.sub(lambda m: f"{m[1]}{m[2]}{j:05d}", url)  # PIB canonicalises by PRID
-    return f"{url}{'&' if '?' in url else '?'}copy={j}"
+    return f"{url}{'&' if '?' in url else '?'}clone={j}"
 
 
 def copy_body(body: bytes, j: int) -> bytes:
     """The page with a rel=canonical of its own and a unique payload (no revisit records)."""
     body = _CANONICAL.sub(
-        lambda m: m[1] + m[2] + (b"&amp;" if b"?" in m[2] else b"?") + b"copy=%d" % j, body, 1
+        lambda m: m[1] + m[2] + (b"&amp;" if b"?" in m[2] else b"?") + b"clone=%d" % j, body, 1
     )
     return body + b"\n<!-- bench copy %d -->\n" % j
 
@@ -97,8 +96,12 @@ def _stat(pid: int) -> tuple[int, float] | None:
 
 def _hwm_kib(pid: int) -> int:
     """Peak resident set size of the process so far (0 if it is gone)."""
+    return _kib(pid, "VmHWM")
+
+
+def _kib(pid: int, field: str) -> int:
     try:
-        return int(re.findall(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())[0])
+        return int(re.findall(rf"{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())[0])
     except (OSError, IndexError):
         return 0
 
@@ -106,11 +109,13 @@ def _hwm_kib(pid: int) -> int:
 class TreeSampler(threading.Thread):
     """Polls the process tree under ``root``: last VmHWM and CPU time seen per process."""
 
-    def __init__(self, root: int, interval: float = 0.05):
+    def __init__(self, root: int, interval: float = 0.05, trend: bool = False):
         super().__init__(daemon=True)
-        self.root, self.interval = root, interval
+        self.root, self.interval, self.trend = root, interval, trend
         self.hwm: dict[int, int] = {}
         self.cpu: dict[int, float] = {}
+        self.rss: list[tuple[float, float]] = []  # (seconds since start, MiB) with ``trend``
+        self.started = time.perf_counter()
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -129,39 +134,59 @@ class TreeSampler(threading.Thread):
         for pid in tree & stats.keys():
             self.cpu[pid] = stats[pid][1]
             self.hwm[pid] = max(self.hwm.get(pid, 0), _hwm_kib(pid))
+        if self.trend:
+            now = sum(_kib(pid, "VmRSS") for pid in tree & stats.keys()) / 1024
+            self.rss.append((round(time.perf_counter() - self.started, 1), round(now, 1)))
 
 
-def run_child(settings: dict[str, str], urls: list[str], proxy: ReplayProxy, log: Path) -> dict:
-    command = [sys.executable, "-m", "scrapy", "crawl", "fetch", "-a", "urls=" + ",".join(urls)]
+def run_child(
+    settings: dict[str, str], urls: list[str], proxy: ReplayProxy, log: Path, trend: bool = False
+) -> dict:
+    """``scrapy crawl fetch`` of ``urls`` through the proxy; fails unless every URL was served."""
+    listed = log.with_suffix(".urls.json")
+    listed.write_text(json.dumps(urls), "utf-8")
+    command = [sys.executable, "-m", "scrapy", "crawl", "fetch", "-a", f"urls_file={listed}"]
     for name, value in {**FAST, **settings}.items():
         command += ["-s", f"{name}={value}"]
     env = {**os.environ, **replay_env(proxy.url, None)}
     env["SCRAPY_SETTINGS_MODULE"] = "crawler.settings"
     served_before = served(proxy)
+    result = measure(command, env, log, trend)
+    if served(proxy) - served_before < len(urls):
+        tail = log.read_text("utf-8", "replace")[-3000:]
+        raise SystemExit(f"the child fetched too few pages:\n{tail}")
+    return {**result, "pages_per_s": len(urls) / result["wall_s"]}
+
+
+def measure(
+    command: list[str], env: dict[str, str], log: Path, trend: bool = False, ok: tuple = (0,)
+) -> dict:
+    """Wall time, CPU and peak memory of a child's process tree; fails on an exit not in ``ok``.
+    ``trend``: also the tree's resident memory over time (``rss_mib``: [seconds, MiB] pairs)."""
     cpu_before, start = time.process_time(), time.perf_counter()
     with log.open("wb") as out:
         child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        sampler = TreeSampler(child.pid)
+        sampler = TreeSampler(child.pid, interval=0.5 if trend else 0.05, trend=trend)
         sampler.start()
         code = child.wait()
     wall = time.perf_counter() - start
     sampler.done.set()
     sampler.join()
-    if code != 0 or served(proxy) - served_before < len(urls):
+    if code not in ok:
         tail = log.read_text("utf-8", "replace")[-3000:]
-        raise SystemExit(f"child failed (exit {code}) or fetched too few pages:\n{tail}")
+        raise SystemExit(f"{' '.join(command[:6])}… failed (exit {code}):\n{tail}")
     return {
         "wall_s": wall,
-        "pages_per_s": len(urls) / wall,
         "peak_rss_mib": sum(sampler.hwm.values()) / 1024,
         "cpu_crawler_s": sampler.cpu.get(child.pid, 0.0),
         "cpu_workers_s": sum(c for pid, c in sampler.cpu.items() if pid != child.pid),
         "cpu_proxy_s": time.process_time() - cpu_before,  # this process: proxy + sampler
+        **({"rss_mib": sampler.rss} if trend else {}),
     }
 
 
 def served(proxy: ReplayProxy) -> int:
-    return sum(c for (url, status), c in proxy.hits.items() if status == 200 and "copy=" in url)
+    return sum(c for (url, status), c in proxy.hits.items() if status == 200 and "clone=" in url)
 
 
 def check_store(store: Path, report: Path | None, n: int) -> None:
@@ -255,8 +280,6 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sangrah-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
         urls, gold = build_corpus(tmp / "corpus", args.pages)
-        if len(",".join(urls)) + 7 >= MAX_ARG_STRLEN:
-            raise SystemExit(f"{args.pages} URLs do not fit in one -a urls= argument; use fewer")
         with ReplayProxy(load_resources([tmp / "corpus"])) as proxy:
             for r in range(args.repeat):
                 for name, (settings, report) in variants(tmp, r, extra).items():
