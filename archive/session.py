@@ -33,13 +33,11 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj, faults, indexlog
-from archive.captures import Capture, CaptureIndex, exchange_key
-from archive.indexer import rescue_open_warc, write_index
-from archive.recorder import ArchiveWriteError, WarcRecorder, index_key, is_abandoned
-from archive.spool import Spool
-from archive.storage import Store
-from archive.txtstore import (
+from archive import faults
+from archive.catalog.captures import Capture, CaptureIndex, exchange_key
+from archive.store import Store
+from archive.store.spool import Spool
+from archive.store.txtstore import (
     PendingText,
     TxtDecision,
     TxtNames,
@@ -48,7 +46,10 @@ from archive.txtstore import (
     spool_pending,
     txt_folder,
 )
-from archive.warc import Exchange, RecordRef, payload_digest
+from archive.warc import cdxj, indexlog
+from archive.warc.indexer import rescue_open_warc, write_index
+from archive.warc.recorder import ArchiveWriteError, WarcRecorder, index_key, is_abandoned
+from archive.warc.records import Exchange, RecordRef, payload_digest
 
 logger = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import trafilatura
 
 from archive.cli import replay_env
-from archive.extract import extract
-from archive.replay import ReplayProxy, load_resources
+from archive.replay.proxy import ReplayProxy, load_resources
+from archive.text.extract import extract
 
 CORPUS = Path("tests/corpus")
 FAST = {"AUTOTHROTTLE_ENABLED": "False", "DOWNLOAD_DELAY": "0",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from archive import cdxj
-from archive.storage.local import LocalStore
+from archive.store.local import LocalStore
+from archive.warc import cdxj
 
 WARC = "warc/2025/05/07/sangrah-20250507120000000000-00000-h-1.warc.gz"
 PAGE = "https://ndtv.in/india/raksha-1"

@@ -6,7 +6,7 @@ mock server. The proxy itself lives in :mod:`archive.replay`, which ``sangrah fe
 
 import sys
 
-from archive.replay import main
+from archive.replay.proxy import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,7 +14,7 @@ import pytest
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
-from archive.discovery import next_page
+from archive.discover.discovery import next_page
 from crawler.spiders.generic import GenericSpider
 from tests.corpus_urls import CORPUS
 from tests.pipeline_runs import SANGRAH

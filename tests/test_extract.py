@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.extract import extract
+from archive.text.extract import extract
 from bench.quality import body_of, prf
 
 CORPUS = Path(__file__).parent / "corpus"

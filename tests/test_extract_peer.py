@@ -14,7 +14,7 @@ from functools import cache
 import pytest
 import trafilatura
 
-from archive.extract import extract
+from archive.text.extract import extract
 from bench.quality import body_of, char_scored, peer_entries, prf
 from tests.test_extract import CORPUS
 

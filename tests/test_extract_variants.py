@@ -14,8 +14,8 @@ from collections import defaultdict
 import lxml.html
 import pytest
 
-from archive.extract import extract
-from archive.text import normalize
+from archive.text.extract import extract
+from archive.text.seedfile import normalize
 from bench.quality import body_of, prf
 from tests.variants import CORPUS, KINDS, Variant, variants
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archive.sources import SourcesError, load_sources, source_for_url
-from archive.urls import canonical_url
+from archive.discover.sources import SourcesError, load_sources, source_for_url
+from archive.discover.urls import canonical_url
 
 PIB = "https://www.pib.gov.in/PressReleasePage.aspx?PRID=2127135"
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, abort, current_app, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 
-from archive.catalog import Catalog
-from archive.layout import is_local
-from archive.storage import open_store, path_from_uri
-from archive.wacz import replay_wacz
+from archive.catalog.db import Catalog
+from archive.store import open_store, path_from_uri
+from archive.store.layout import is_local
+from archive.warc.wacz import replay_wacz
 from archive.web import params
 
 VENDOR = Path(__file__).parent / "vendor" / "replaywebpage"

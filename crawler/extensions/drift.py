@@ -18,7 +18,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from archive.drift import Rules, Verdict, judge, load_history
+from archive.text.drift import Rules, Verdict, judge, load_history
 from crawler.extensions.archiver import Archiver
 
 logger = logging.getLogger(__name__)

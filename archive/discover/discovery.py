@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
-from archive.dates import IST, parse_datetime
+from archive.text.dates import IST, parse_datetime
 
 _BOM = b"\xef\xbb\xbf"
 _XML_PARSER = dict(recover=True, resolve_entities=False, no_network=True, huge_tree=True)

@@ -30,8 +30,8 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from archive.replay_resources import Resource, Resources, load_resources
-from archive.replay_tls import ReplayCA
+from archive.replay.resources import Resource, Resources, load_resources
+from archive.replay.tls import ReplayCA
 
 logger = logging.getLogger("archive.replay")
 

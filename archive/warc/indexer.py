@@ -16,9 +16,9 @@ from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj
-from archive.recorder import metadata_fields, request_fields
-from archive.warc import page_of
+from archive.warc import cdxj
+from archive.warc.recorder import metadata_fields, request_fields
+from archive.warc.records import page_of
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from archive.text import devanagari_ratio, normalize
+from archive.text.seedfile import devanagari_ratio, normalize
 
 FONTS = re.compile(
     r"(?i)\b(kruti\s*-?\s*dev|devlys|dev\s*lys|(walkman[\s-]*)?chanakya|shusha|agra\b|aps-?dv"

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 import lxml.html
 from lxml import etree
 
-from archive import agreement, pagemeta
-from archive.extract import Extraction, extract, readings
-from archive.sources import SourceSpec, own_extract
-from archive.text import decode_html, no_space_script, normalize
+from archive.discover.sources import SourceSpec, own_extract
+from archive.text import agreement, pagemeta
+from archive.text.extract import Extraction, extract, readings
+from archive.text.seedfile import decode_html, no_space_script, normalize
 
 # Selector keys of [<source>.extract], in the order a page is read.
 SELECTOR_KEYS = ("container", "standfirst", "drop", "require", "title", "date", "author",
@@ -189,7 +189,7 @@ def _page_lines(doc) -> list[str]:
 def render(report: CheckReport) -> list[str]:
     r = report.result
     out = [f"source      {report.source}"]
-    out.append(f"sources     {report.sources_file or 'defaults (archive/sources.toml)'}")
+    out.append(f"sources     {report.sources_file or 'defaults (archive/discover/sources.toml)'}")
     out.append(f"page        {report.origin}")
     out.append(f"url         {report.url}" + (f"  ({report.url_note})" if report.url_note else ""))
     out += ["", "selectors (nodes on the page as served)"]

@@ -28,10 +28,10 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from archive import agreement, boilerplate, legacyfont, pagemeta, prune
-from archive.sources import SourceSpec, source_for_url
-from archive.text import decode_html, detect_language, normalize, to_seed_txt
-from archive.urls import canonical_url
+from archive.discover.sources import SourceSpec, source_for_url
+from archive.discover.urls import canonical_url
+from archive.text import agreement, boilerplate, legacyfont, pagemeta, prune
+from archive.text.seedfile import decode_html, detect_language, normalize, to_seed_txt
 
 _STAND_INS = {"\u200d": "\u1d25", "\u200c": "\u1d24"}  # ZWJ/ZWNJ -> ᴥ/ᴤ (Latin ain letters)
 _PROTECT = str.maketrans(_STAND_INS)
