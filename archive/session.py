@@ -8,7 +8,7 @@ in the store and the capture state, and decides what every exchange and page bec
   extraction result) that names its TXT (``txt``) or the TXT that already holds the same text of
   the same article (``txt_same_as``); the name is claimed in the store before the records are
   written and the file stored after them, so every TXT is named by exactly one record and can
-  be rebuilt from the WARC (see archive.txtstore);
+  be rebuilt from the WARC (see archive.store.txtstore);
 - a text whose name cannot be claimed (the store is down) is recorded with ``txt_pending`` and
   kept in the spool until :meth:`recover` can claim it;
 - a WARC is published only after every TXT its records name is in the store, and its index

@@ -1,4 +1,4 @@
-"""Extraction quality on the replica corpus: archive.extract vs plain trafilatura, per source.
+"""Extraction quality on the replica corpus: archive.text.extract vs plain trafilatura, per source.
 
 For every manifest entry with a gold file: token precision/recall/F1 of the TXT body (text after
 line 2; NFC, U+200B-U+200D/U+FEFF removed, whitespace tokens, multiset overlap), exact title,

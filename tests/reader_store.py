@@ -1,7 +1,7 @@
 """A small store written by hand for the reader/archivist features: three versions of one
 article (linked by ``version_of``), a page that is not an article, a 404 and a robots.txt 404.
 
-The CDXJ lines have the shape archive.indexer writes; no WARC is needed, since nothing here
+The CDXJ lines have the shape archive.warc.indexer writes; no WARC is needed, since nothing here
 reads a record's payload.
 """
 

@@ -1,4 +1,4 @@
-"""archive.dates: every date form the sources print -> ISO 8601 with offset."""
+"""archive.text.dates: every date form the sources print -> ISO 8601 with offset."""
 
 from __future__ import annotations
 

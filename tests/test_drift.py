@@ -1,4 +1,4 @@
-"""Drift telemetry: the rules of archive/drift.py on synthetic run histories (no Scrapy), the
+"""Drift telemetry: the rules of archive/text/drift.py on synthetic run histories (no Scrapy), the
 bounded history walk over a store's reports, and a real crawl whose container selector broke."""
 
 from __future__ import annotations

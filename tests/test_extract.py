@@ -1,4 +1,5 @@
-"""archive.extract against the corpus gold: F1 floors, exact metadata, snippets, non-articles."""
+"""archive.text.extract against the corpus gold: F1 floors, exact metadata, snippets,
+non-articles."""
 
 from __future__ import annotations
 

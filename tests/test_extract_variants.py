@@ -1,4 +1,4 @@
-"""archive.extract on unseen-template variants of the gold pages (tests/variants.py).
+"""archive.text.extract on unseen-template variants of the gold pages (tests/variants.py).
 
 Floors sit a little under the measured means (bench/RESULTS.md, "Unseen templates"): every
 kind measured 1.000 after the general rules (caption wrappers, widget boxes, described

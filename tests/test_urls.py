@@ -1,4 +1,5 @@
-"""archive.urls and archive.sources: canonical URLs, spec lookup, override files."""
+"""archive.discover.urls and archive.discover.sources: canonical URLs, spec lookup, override
+files."""
 
 from __future__ import annotations
 

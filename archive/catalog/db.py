@@ -201,7 +201,7 @@ class Catalog:
         """Read the CDXJ files not read before; returns how many.
 
         The first update (or ``full``) lists every index file; later ones follow the index log
-        (archive.indexlog) from where the last one stopped, so their cost follows what was
+        (archive.warc.indexlog) from where the last one stopped, so their cost follows what was
         published since, not the size of the archive.
         """
         started = datetime.now(UTC)

@@ -5,7 +5,7 @@ for one live or archived page: which of the spec's selectors match and how many 
 renamed container class shows as 0), what each extraction path reads (the source's container,
 the whole pruned page, plain trafilatura) and how far it agrees with plain, which path the
 agreement rule chose, and the TXT that would be written. Everything is computed by the code a
-crawl runs (archive.extract); nothing is fetched or written here.
+crawl runs (archive.text.extract); nothing is fetched or written here.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def selector_checks(doc, spec: SourceSpec, own: dict, result: Extraction) -> lis
 
 
 def _matching(pattern: str, lines: list[str]) -> int:
-    """Lines a boilerplate pattern removes (archive.boilerplate: the whole line must match)."""
+    """Lines a boilerplate pattern removes (archive.text.boilerplate: the whole line must match)."""
     try:
         regex = re.compile(pattern)
     except re.error:
