@@ -28,8 +28,8 @@ from rich.markup import escape as rich_escape
 from typer._click import exceptions as click_errors
 from typer._click.globals import get_current_context
 
-from archive.layout import default_spool_dir
-from archive.warc import read_payload
+from archive.store.layout import default_spool_dir
+from archive.warc.records import read_payload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
 console = Console(stderr=True, soft_wrap=True)
@@ -91,7 +91,7 @@ def replay_proxy(paths: list[Path] | None) -> Iterator[str | None]:
     if not paths:
         yield None
         return
-    from archive.replay import ReplayProxy, load_resources
+    from archive.replay.proxy import ReplayProxy, load_resources
 
     # SANGRAH_REPLAY_LATENCY: seconds before each answer, a distant site (bench/workers.py)
     latency = float(os.environ.get("SANGRAH_REPLAY_LATENCY") or 0)
@@ -195,7 +195,7 @@ def print_results(results: list[dict]) -> None:
 
 def check_store(store: str) -> None:
     """Fail in one line, before anything is fetched, when the store cannot take files."""
-    from archive.storage import StoreError, open_store
+    from archive.store import StoreError, open_store
 
     try:
         target = open_store(store)
@@ -211,8 +211,8 @@ def check_store(store: str) -> None:
 
 
 def _is_local_file(store: str) -> bool:
-    from archive.layout import is_local
-    from archive.storage import path_from_uri
+    from archive.store import path_from_uri
+    from archive.store.layout import is_local
 
     return is_local(store) and path_from_uri(store).exists() and not path_from_uri(store).is_dir()
 
@@ -302,8 +302,8 @@ def archive_session(store: str, command: str):
     when the store or the spool cannot be used."""
     from archive import __version__
     from archive.session import open_session
-    from archive.spool import SpoolMismatch
-    from archive.storage import StoreError, open_store
+    from archive.store import StoreError, open_store
+    from archive.store.spool import SpoolMismatch
 
     target = open_store(store)
     info = {"software": f"sangrah/{__version__} {command}", "format": "WARC File Format 1.1"}
@@ -341,7 +341,7 @@ def reprocess(
     workers: Annotated[int | None, typer.Option(help="Extraction processes (all cores).")] = None,
 ) -> None:
     """Extract TXTs again from the stored WARCs (no refetching): changed texts become versions."""
-    from archive.catalog import Catalog
+    from archive.catalog.db import Catalog
     from archive.reprocess import reprocess as run
 
     session = archive_session(store, "reprocess")
@@ -367,8 +367,8 @@ def verify(
     ] = False,
 ) -> None:
     """Check the store's invariants: whole WARCs with their indexes, one TXT per article text."""
-    from archive.storage import StoreError, open_store
-    from archive.verify import iter_lines, verify_store
+    from archive.store import StoreError, open_store
+    from archive.store.verify import iter_lines, verify_store
 
     target = open_store(store)
     try:
@@ -422,7 +422,7 @@ def crawl(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Discover articles (feeds, sitemaps, listings) and archive them, newest first."""
-    from archive.sources import load_sources
+    from archive.discover.sources import load_sources
 
     names = list(sources or [])
     if all_sources:
@@ -494,8 +494,8 @@ def crawl(
 def check_crawl_args(
     names: list[str], since: str | None, until: str | None, prid_range: str | None, generic: object
 ) -> None:
-    from archive.discovery import parse_id_range
-    from archive.sources import load_sources
+    from archive.discover.discovery import parse_id_range
+    from archive.discover.sources import load_sources
 
     known = list(load_sources())
     for name in names:
@@ -520,9 +520,9 @@ SourceOption = Annotated[str | None, typer.Option("--source", help="Only this so
 
 def open_catalog(store_uri: str):
     """The store and its catalog, brought up to date with the index files in the store."""
-    from archive.catalog import Catalog
-    from archive.layout import is_local
-    from archive.storage import open_store, path_from_uri
+    from archive.catalog.db import Catalog
+    from archive.store import open_store, path_from_uri
+    from archive.store.layout import is_local
 
     if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
         raise usage(no_archive(store_uri))
@@ -642,7 +642,7 @@ def search(
 ) -> None:
     """Full-text search over article titles and texts, best match first, with the passage that
     matched (exit 1: no match). Digits match in either script: ०५ finds 05."""
-    from archive.catalog import MARK
+    from archive.catalog.db import MARK
 
     _store, catalog = open_catalog(store)
     with catalog:
@@ -732,7 +732,7 @@ def show(
 
 def print_versions(target, history: list[dict], json_output: bool) -> None:
     """Each version, oldest first, with the words added and removed since the one before."""
-    from archive import wordiff
+    from archive.text import wordiff
 
     previous = None
     for number, version in enumerate(history, 1):
@@ -770,7 +770,7 @@ def export(
 ) -> None:
     """Export articles as a WACZ: the WARC files that hold them (whole, as stored), their index,
     and a page list with each article's title and text (full-text search in ReplayWeb.page)."""
-    from archive.wacz import export_wacz
+    from archive.warc.wacz import export_wacz
 
     since, until = day(since, "--since"), day(until, "--until")
     if not wacz.parent.is_dir():
@@ -798,9 +798,9 @@ app.add_typer(catalog_app, name="catalog")
 @catalog_app.command("rebuild")
 def catalog_rebuild(store: StoreOption = "./archive-data") -> None:
     """Delete the catalog's contents and read every index file in the store again."""
-    from archive.catalog import Catalog
-    from archive.layout import is_local
-    from archive.storage import open_store, path_from_uri
+    from archive.catalog.db import Catalog
+    from archive.store import open_store, path_from_uri
+    from archive.store.layout import is_local
 
     if is_local(store) and not path_from_uri(store).is_dir():
         raise usage(no_archive(store))
@@ -919,8 +919,8 @@ def check_source(
     A URL is read from the store's WARCs (--store), from --replay, or live (--live); exit 0
     when the page would give a TXT.
     """
-    from archive import checksource, pagefetch
-    from archive.sources import SourcesError, load_sources, source_for_url
+    from archive.discover import checksource, pagefetch
+    from archive.discover.sources import SourcesError, load_sources, source_for_url
 
     override = str(sources_file) if sources_file else None
     try:
@@ -934,7 +934,7 @@ def check_source(
     try:
         if page.lower().startswith(("http://", "https://")):
             if replay:
-                from archive.replay import ReplayProxy, load_resources
+                from archive.replay.proxy import ReplayProxy, load_resources
 
                 with ReplayProxy(load_resources(list(replay))) as proxy:
                     got = pagefetch.fetch(page, proxy=proxy.url, ca_pem=proxy.ca_pem)

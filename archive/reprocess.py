@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.catalog import Catalog
-from archive.extract import extract
+from archive.catalog.db import Catalog
 from archive.session import ArchiveSession, ArticleText
-from archive.warc import RecordRef
+from archive.text.extract import extract
+from archive.warc.records import RecordRef
 
 logger = logging.getLogger(__name__)
 

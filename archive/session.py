@@ -8,7 +8,7 @@ in the store and the capture state, and decides what every exchange and page bec
   extraction result) that names its TXT (``txt``) or the TXT that already holds the same text of
   the same article (``txt_same_as``); the name is claimed in the store before the records are
   written and the file stored after them, so every TXT is named by exactly one record and can
-  be rebuilt from the WARC (see archive.txtstore);
+  be rebuilt from the WARC (see archive.store.txtstore);
 - a text whose name cannot be claimed (the store is down) is recorded with ``txt_pending`` and
   kept in the spool until :meth:`recover` can claim it;
 - a WARC is published only after every TXT its records name is in the store, and its index
@@ -33,13 +33,11 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj, faults, indexlog
-from archive.captures import Capture, CaptureIndex, exchange_key
-from archive.indexer import rescue_open_warc, write_index
-from archive.recorder import ArchiveWriteError, WarcRecorder, index_key, is_abandoned
-from archive.spool import Spool
-from archive.storage import Store
-from archive.txtstore import (
+from archive import faults
+from archive.catalog.captures import Capture, CaptureIndex, exchange_key
+from archive.store import Store
+from archive.store.spool import Spool
+from archive.store.txtstore import (
     PendingText,
     TxtDecision,
     TxtNames,
@@ -48,7 +46,10 @@ from archive.txtstore import (
     spool_pending,
     txt_folder,
 )
-from archive.warc import Exchange, RecordRef, payload_digest
+from archive.warc import cdxj, indexlog
+from archive.warc.indexer import rescue_open_warc, write_index
+from archive.warc.recorder import ArchiveWriteError, WarcRecorder, index_key, is_abandoned
+from archive.warc.records import Exchange, RecordRef, payload_digest
 
 logger = logging.getLogger(__name__)
 

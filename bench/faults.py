@@ -29,8 +29,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from archive.storage import open_store
-from archive.verify import verify_store
+from archive.store import open_store
+from archive.store.verify import verify_store
 from tests.corpus_urls import CORPUS, manifest
 
 SANGRAH = str(Path(sys.executable).with_name("sangrah"))
@@ -74,7 +74,7 @@ def recover(store: str, env: dict) -> tuple[int, int, str]:
 
 
 def _s3(uri: str, env: dict):
-    from archive.storage.s3 import S3Store
+    from archive.store.s3 import S3Store
 
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     return S3Store(

@@ -1,4 +1,4 @@
-"""Extraction quality on the replica corpus: archive.extract vs plain trafilatura, per source.
+"""Extraction quality on the replica corpus: archive.text.extract vs plain trafilatura, per source.
 
 For every manifest entry with a gold file: token precision/recall/F1 of the TXT body (text after
 line 2; NFC, U+200B-U+200D/U+FEFF removed, whitespace tokens, multiset overlap), exact title,
@@ -29,10 +29,10 @@ from pathlib import Path
 
 import trafilatura
 
-from archive.agreement import units
-from archive.boilerplate import is_boilerplate_line
-from archive.extract import extract
-from archive.text import no_space_script
+from archive.text.agreement import units
+from archive.text.boilerplate import is_boilerplate_line
+from archive.text.extract import extract
+from archive.text.seedfile import no_space_script
 
 _ZW = dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff"), None)
 

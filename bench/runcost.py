@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from archive import cdxj
-from archive.catalog import Catalog
-from archive.storage.local import LocalStore
+from archive.catalog.db import Catalog
+from archive.store.local import LocalStore
+from archive.warc import cdxj
 from tests.corpus_urls import CORPUS, manifest
 
 SANGRAH = str(Path(sys.executable).with_name("sangrah"))

@@ -11,7 +11,7 @@ served by the replay proxy. The same `scrapy crawl fetch` child runs three times
 
 Peak memory is the sum of VmHWM over the child's process tree (the Scrapy process plus its
 spawn-started extraction workers), sampled from /proc; CPU seconds are split the same way. A
-micro-benchmark compares archive.extract.extract() with plain trafilatura.extract() in-process.
+micro-benchmark compares archive.text.extract.extract() with plain trafilatura.extract() in-process.
 
     .venv/bin/python -m bench.speed [--pages N] [--repeat R] [--json] [--set NAME=VALUE]
 """
@@ -33,8 +33,8 @@ from pathlib import Path
 import trafilatura
 
 from archive.cli import replay_env
-from archive.extract import extract
-from archive.replay import ReplayProxy, load_resources
+from archive.replay.proxy import ReplayProxy, load_resources
+from archive.text.extract import extract
 
 CORPUS = Path("tests/corpus")
 FAST = {"AUTOTHROTTLE_ENABLED": "False", "DOWNLOAD_DELAY": "0",
@@ -259,7 +259,7 @@ def markdown(runs: dict[str, dict], mic: dict) -> str:
         f"| extraction, in-process ({mic['pages']} gold pages) | pages/s | speed vs plain |",
         "|---|---|---|",
         f"| plain `trafilatura.extract(html)` | {mic['trafilatura_pages_per_s']:.1f} | 1.00 |",
-        f"| `archive.extract.extract()` | {mic['extract_pages_per_s']:.1f} | {ratio:.2f} |",
+        f"| `archive.text.extract.extract()` | {mic['extract_pages_per_s']:.1f} | {ratio:.2f} |",
     ]
     return "\n".join(rows)
 

@@ -40,8 +40,8 @@ from pathlib import Path
 
 import trafilatura
 
-from archive.extract import extract
-from archive.replay import ReplayProxy, load_resources
+from archive.replay.proxy import ReplayProxy, load_resources
+from archive.text.extract import extract
 from bench.speed import BARE, build_corpus, check_store, measure, run_child
 
 SANGRAH = Path(sys.executable).with_name("sangrah")
@@ -164,8 +164,8 @@ def markdown(r: dict) -> str:
         "|---|---|---|---|---|",
         f"| plain `trafilatura.extract` in-process | - | {n / r['plain_trafilatura_cpu_s']:.1f} "
         f"(1 core) | {r['plain_trafilatura_cpu_s']:.1f} / 0 | - |",
-        f"| `archive.extract.extract` in-process | - | {n / r['our_extract_cpu_s']:.1f} (1 core) "
-        f"| {r['our_extract_cpu_s']:.1f} / 0 | - |",
+        f"| `archive.text.extract.extract` in-process | - "
+        f"| {n / r['our_extract_cpu_s']:.1f} (1 core) | {r['our_extract_cpu_s']:.1f} / 0 | - |",
         f"| bare Scrapy download | {bare['wall_s']:.2f} | {n / bare['wall_s']:.1f} | {cpu(bare)} "
         f"| {bare['peak_rss_mib']:.0f} |",
         f"| sangrah fetch (WARC + TXT) | {fetch['wall_s']:.2f} | {n / fetch['wall_s']:.1f} "

@@ -36,8 +36,8 @@ SANGRAH_METRICS_INTERVAL = 60.0
 # Progress lines (JSON) for `sangrah crawl` on a terminal; the CLI sets it, off when empty.
 SANGRAH_PROGRESS = ""
 SANGRAH_PROGRESS_INTERVAL = 0.5
-# Drift telemetry (archive/drift.py): a run whose extraction figures fall far below the source's
-# last SANGRAH_DRIFT_RUNS runs (with SANGRAH_DRIFT_MIN_ARTICLES articles each, at least
+# Drift telemetry (archive/text/drift.py): a run whose extraction figures fall far below the
+# source's last SANGRAH_DRIFT_RUNS runs (with SANGRAH_DRIFT_MIN_ARTICLES articles each, at least
 # SANGRAH_DRIFT_MIN_RUNS of them, looked for in SANGRAH_DRIFT_DAYS days of reports) fails. The
 # news-site spiders switch the DriftMonitor extension on (crawler/spiders/base.py).
 SANGRAH_DRIFT = os.environ.get("SANGRAH_DRIFT", "1") not in ("0", "false", "False", "")

@@ -19,7 +19,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from archive.extract import extract
+from archive.text.extract import extract
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import IO
 
 from scrapy.crawler import Crawler
 
-from archive.drift import page_figures
+from archive.text.drift import page_figures
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import logging
 from scrapy.crawler import Crawler
 
 from archive.session import ArticleText
-from archive.warc import RecordRef
+from archive.warc.records import RecordRef
 from crawler.extensions.archiver import Archiver
 
 logger = logging.getLogger(__name__)

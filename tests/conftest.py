@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from archive.storage.s3 import S3Store
+from archive.store.s3 import S3Store
 from tests.seaweed import SeaweedInfo, s3_store_for, seaweedfs
 
 

@@ -1,7 +1,7 @@
 """A small store written by hand for the reader/archivist features: three versions of one
 article (linked by ``version_of``), a page that is not an article, a 404 and a robots.txt 404.
 
-The CDXJ lines have the shape archive.indexer writes; no WARC is needed, since nothing here
+The CDXJ lines have the shape archive.warc.indexer writes; no WARC is needed, since nothing here
 reads a record's payload.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from archive import cdxj
-from archive.storage.local import LocalStore
+from archive.store.local import LocalStore
+from archive.warc import cdxj
 
 WARC = "warc/2025/05/07/sangrah-20250507120000000000-00000-h-1.warc.gz"
 PAGE = "https://ndtv.in/india/raksha-1"

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archive.storage.s3 import S3Store
+from archive.store.s3 import S3Store
 
 START_TIMEOUT = 60.0
 STOP_GRACE = 1.0  # SeaweedFS never stops within 5 s of SIGTERM; the data is thrown away

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from archive import catalog as catalog_module
-from archive import cdxj
-from archive.catalog import STORE_ID, Catalog, catalog_path
-from archive.storage import open_store
-from archive.storage.local import LocalStore
+from archive.catalog import db as catalog_module
+from archive.catalog.db import STORE_ID, Catalog, catalog_path
+from archive.store import open_store
+from archive.store.local import LocalStore
+from archive.warc import cdxj
 from tests.corpus_urls import CORPUS
 from tests.pipeline_runs import ENTRIES, ENV, MISSING, NDTV, PIB, SANGRAH, WEBDUNIA, fetch
 
@@ -346,7 +346,7 @@ def test_catalog_of_an_s3_store(s3_server, s3_bucket, s3_store, hand_store, tmp_
 
 
 def test_a_store_made_anew_under_the_same_uri_resets_the_catalog(hand_store, tmp_path):
-    from archive.catalog import STORE_ID
+    from archive.catalog.db import STORE_ID
 
     with Catalog(tmp_path / "c.sqlite", hand_store.uri) as catalog:
         catalog.update(hand_store)
@@ -381,7 +381,7 @@ class ListingStore(LocalStore):
 def test_later_updates_follow_the_index_log_not_the_archive(hand_store, tmp_path):
     """After the first update, only the log of what was published since is listed, and an
     index published late under an old name (a spool synced days later) is found through it."""
-    from archive import indexlog
+    from archive.warc import indexlog
 
     store = ListingStore(hand_store.root)
     with Catalog(tmp_path / "c.sqlite", store.uri) as catalog:
@@ -402,7 +402,7 @@ def test_later_updates_follow_the_index_log_not_the_archive(hand_store, tmp_path
 
 
 def test_a_logged_index_not_yet_published_is_retried(hand_store, tmp_path):
-    from archive import indexlog
+    from archive.warc import indexlog
 
     with Catalog(tmp_path / "c.sqlite", hand_store.uri) as catalog:
         catalog.update(hand_store)

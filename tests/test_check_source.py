@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.extract import extract
+from archive.text.extract import extract
 from tests.corpus_urls import CORPUS
 from tests.pipeline_runs import ENV, SANGRAH, fetch
 

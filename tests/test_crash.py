@@ -11,8 +11,8 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj
-from archive.replay import ReplayProxy, load_resources
+from archive.replay.proxy import ReplayProxy, load_resources
+from archive.warc import cdxj
 from tests.corpus_urls import CORPUS, manifest
 from tests.pipeline_runs import SANGRAH
 

@@ -20,7 +20,7 @@ import pytest
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
-from archive.urls import canonical_url
+from archive.discover.urls import canonical_url
 from crawler.spiders.pib import PibSpider
 from tests.corpus_urls import CORPUS, manifest
 from tests.pipeline_runs import SANGRAH

@@ -14,7 +14,7 @@ import pytest
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
-from archive.discovery import next_page
+from archive.discover.discovery import next_page
 from crawler.spiders.generic import GenericSpider
 from tests.corpus_urls import CORPUS
 from tests.pipeline_runs import SANGRAH
@@ -62,7 +62,7 @@ def test_next_page_link_forms():
 
 
 def spider_with(tmp_path: Path, discovery: str) -> GenericSpider:
-    # One file per content: archive.sources caches what it read by path.
+    # One file per content: archive.discover.sources caches what it read by path.
     override = tmp_path / f"sources-{len(list(tmp_path.glob('sources-*')))}.toml"
     override.write_text(f"[generic.discovery]\n{discovery}\n", encoding="utf-8")
     crawler = get_crawler(GenericSpider, {"SANGRAH_SOURCES_FILE": str(override)})

@@ -1,4 +1,4 @@
-"""archive.css: compiled selectors and the one-walk matcher give what lxml's cssselect gives."""
+"""archive.text.css: compiled selectors and the one-walk matcher give what lxml's cssselect does."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import lxml.html
 import pytest
 from cssselect import SelectorError
 
-from archive.css import css_select, select_any
+from archive.text.css import css_select, select_any
 
 PAGE = """<html><body>
 <div id="main" class="story  body"><p class="ad">x</p><span class="Ad">y</span>

@@ -1,4 +1,4 @@
-"""archive.dates: every date form the sources print -> ISO 8601 with offset."""
+"""archive.text.dates: every date form the sources print -> ISO 8601 with offset."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from archive.dates import date_only, has_time_and_zone, parse_date
+from archive.text.dates import date_only, has_time_and_zone, parse_date
 
 NUKTA_PH = "फ\u093cरवरी"  # फ़ decomposed
 COMPOSED_PH = unicodedata.normalize("NFC", "फ़रवरी")

@@ -118,7 +118,7 @@ def test_the_files_the_image_copies_exist_and_build_the_package(tmp_path):
     # A COPY left out would not fail the build: packages.find just finds less.
     packages = {n.split("/")[0] for n in names if ".dist-info/" not in n}
     assert packages == {"archive", "crawler", "pipelines"}
-    assert {"archive/sources.toml", "archive/web/templates/base.html"} <= names
+    assert {"archive/discover/sources.toml", "archive/web/templates/base.html"} <= names
     assert "crawler/settings.py" in names and "crawler/spiders/ndtv.py" in names
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from archive.cli import replay_env
-from archive.replay import ReplayProxy, load_resources
+from archive.replay.proxy import ReplayProxy, load_resources
 from tests.corpus_urls import CORPUS
 from tests.pipeline_runs import NDTV
 from tests.test_packaging import project_copy

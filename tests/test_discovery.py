@@ -7,8 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from archive.dates import IST
-from archive.discovery import (
+from archive.discover.discovery import (
     SitemapTooLarge,
     date_from_url,
     form_fields,
@@ -21,6 +20,7 @@ from archive.discovery import (
     registered_domain,
     sitemaps_from_robots,
 )
+from archive.text.dates import IST
 from tests.corpus_urls import CORPUS
 
 WEB = CORPUS / "web"

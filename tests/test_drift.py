@@ -1,4 +1,4 @@
-"""Drift telemetry: the rules of archive/drift.py on synthetic run histories (no Scrapy), the
+"""Drift telemetry: the rules of archive/text/drift.py on synthetic run histories (no Scrapy), the
 bounded history walk over a store's reports, and a real crawl whose container selector broke."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.drift import Rules, RunQuality, judge, load_history, page_figures
-from archive.extract import Extraction
-from archive.storage.local import LocalStore
+from archive.store.local import LocalStore
+from archive.text.drift import Rules, RunQuality, judge, load_history, page_figures
+from archive.text.extract import Extraction
 from tests.test_monitoring import crawl, families, reports, summary_of
 
 NOW = datetime(2025, 5, 9, 12, 0, tzinfo=UTC)
@@ -383,7 +383,7 @@ class _Spider:
 
 
 def test_summary_fails_a_drifted_run_and_keeps_an_earlier_problem():
-    from archive.drift import Verdict
+    from archive.text.drift import Verdict
     from crawler.extensions.summary import CrawlSummary
 
     seen = []

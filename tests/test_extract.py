@@ -1,4 +1,5 @@
-"""archive.extract against the corpus gold: F1 floors, exact metadata, snippets, non-articles."""
+"""archive.text.extract against the corpus gold: F1 floors, exact metadata, snippets,
+non-articles."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.extract import extract
+from archive.text.extract import extract
 from bench.quality import body_of, prf
 
 CORPUS = Path(__file__).parent / "corpus"

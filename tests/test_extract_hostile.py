@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.extract import extract
+from archive.text.extract import extract
 
 HOSTILE = Path(__file__).parent / "hostile"
 PARAGRAPH = "यह एक लंबा हिंदी अनुच्छेद है जिसमें समाचार का पूरा विवरण दिया गया है। "
@@ -99,7 +99,7 @@ def test_article_in_a_hidden_wrapper_is_kept():
     "line", ["End of Article", "Follow Us On Social Media", "Follow us on Twitter", "खबर समाप्त"]
 )
 def test_page_furniture_lines(line):
-    from archive.boilerplate import is_boilerplate_line
+    from archive.text.boilerplate import is_boilerplate_line
 
     assert is_boilerplate_line(line)
     assert not is_boilerplate_line(f"He said they would follow us on {line} to the end.")

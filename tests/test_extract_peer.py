@@ -1,5 +1,5 @@
-"""archive.extract on the peer set (tests/peer: 93 real pages, 22 languages, gold from fundus and
-the Zyte article-extraction benchmark) against plain ``trafilatura.extract`` on the same bytes.
+"""archive.text.extract on the peer set (tests/peer: 93 real pages, 22 languages, gold from fundus
+and the Zyte article-extraction benchmark) against plain ``trafilatura.extract`` on the same bytes.
 
 The generic path must never be meaningfully worse than the trafilatura it wraps: on every page
 ours >= plain - PAGE_MARGIN, and the mean ahead of plain's. Japanese/Chinese/Thai pages are scored
@@ -14,7 +14,7 @@ from functools import cache
 import pytest
 import trafilatura
 
-from archive.extract import extract
+from archive.text.extract import extract
 from bench.quality import body_of, char_scored, peer_entries, prf
 from tests.test_extract import CORPUS
 

@@ -1,4 +1,4 @@
-"""archive.extract on unseen-template variants of the gold pages (tests/variants.py).
+"""archive.text.extract on unseen-template variants of the gold pages (tests/variants.py).
 
 Floors sit a little under the measured means (bench/RESULTS.md, "Unseen templates"): every
 kind measured 1.000 after the general rules (caption wrappers, widget boxes, described
@@ -14,8 +14,8 @@ from collections import defaultdict
 import lxml.html
 import pytest
 
-from archive.extract import extract
-from archive.text import normalize
+from archive.text.extract import extract
+from archive.text.seedfile import normalize
 from bench.quality import body_of, prf
 from tests.variants import CORPUS, KINDS, Variant, variants
 

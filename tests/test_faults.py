@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.storage import Store, open_store
-from archive.verify import verify_store
+from archive.store import Store, open_store
+from archive.store.verify import verify_store
 from tests.corpus_urls import manifest
 from tests.pipeline_runs import SANGRAH, run_fetch
 from tests.seaweed import SeaweedInfo, SeaweedServer, s3_store_for

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj
-from archive.storage import open_store
-from archive.text import TXT_NAME_RE, format_errors, from_seed_txt
+from archive.store import open_store
+from archive.text.seedfile import TXT_NAME_RE, format_errors, from_seed_txt
+from archive.warc import cdxj
 from tests.corpus_urls import CORPUS, manifest
 from tests.pipeline_runs import WARCIO, run_fetch
 from tests.seaweed import s3_store_for

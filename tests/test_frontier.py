@@ -15,8 +15,8 @@ import pytest
 from scrapy import Request
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.storage.local import LocalStore
-from archive.verify import verify_store
+from archive.store.local import LocalStore
+from archive.store.verify import verify_store
 from crawler.frontier import RedisOrdinals, SharedPolitenessMiddleware
 from tests.corpus_urls import CORPUS
 from tests.pipeline_runs import SANGRAH

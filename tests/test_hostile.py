@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.replay import ReplayProxy
-from archive.replay_resources import load_resources
+from archive.replay.proxy import ReplayProxy
+from archive.replay.resources import load_resources
 from tests.corpus_urls import CORPUS
 from tests.pipeline_runs import ENV, NDTV, SANGRAH
 

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DATA = {
-    "archive/sources.toml",
+    "archive/discover/sources.toml",
     "archive/web/static/style.css",
     "archive/web/templates/base.html",
     "archive/web/templates/article.html",
@@ -67,7 +67,7 @@ def test_egg_carries_data_files_and_the_scrapy_entry_point(egg: Path):
 def test_sources_load_from_inside_the_zipped_egg(egg: Path, tmp_path: Path):
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import archive.sources as s; print(s.__file__);"
+        "import archive.discover.sources as s; print(s.__file__);"
         "print(' '.join(sorted(s.load_sources())))"
     )
     done = subprocess.run(

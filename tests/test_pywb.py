@@ -23,7 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj
+from archive.warc import cdxj
 from tests.corpus_urls import CORPUS
 from tests.pipeline_runs import ENTRIES, ENV, NDTV, SANGRAH
 from tests.test_raw_http import CASES, PROXY_NAMES, TARGET, RawServer

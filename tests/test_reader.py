@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from archive import wordiff
-from archive.catalog import MARK, Catalog
+from archive.catalog.db import MARK, Catalog
+from archive.text import wordiff
 from archive.web import create_app
 from tests import reader_store as hand
 from tests.pipeline_runs import ENV, SANGRAH

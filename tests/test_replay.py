@@ -25,8 +25,8 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.replay import ReplayProxy, accepts_gzip
-from archive.replay_resources import Resource, Resources, load_resources, normalize_url
+from archive.replay.proxy import ReplayProxy, accepts_gzip
+from archive.replay.resources import Resource, Resources, load_resources, normalize_url
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"

@@ -6,9 +6,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from archive import cdxj
-from archive.storage.local import LocalStore
-from archive.verify import verify_store
+from archive.store.local import LocalStore
+from archive.store.verify import verify_store
+from archive.warc import cdxj
 from tests.corpus_urls import manifest
 from tests.pipeline_runs import SANGRAH, run_fetch
 

@@ -18,17 +18,17 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj
-from archive.indexer import whole_records_length
-from archive.layout import default_spool_dir
-from archive.recorder import ArchiveWriteError, WarcRecorder, is_abandoned
 from archive.session import ArchiveSession, ArticleText, open_session
-from archive.spool import Spool, SpoolMismatch
-from archive.storage import Store, StoreError
-from archive.storage.local import LocalStore
-from archive.txtstore import TxtNames, text_claim_key
-from archive.verify import verify_store
-from archive.warc import Exchange
+from archive.store import Store, StoreError
+from archive.store.layout import default_spool_dir
+from archive.store.local import LocalStore
+from archive.store.spool import Spool, SpoolMismatch
+from archive.store.txtstore import TxtNames, text_claim_key
+from archive.store.verify import verify_store
+from archive.warc import cdxj
+from archive.warc.indexer import whole_records_length
+from archive.warc.recorder import ArchiveWriteError, WarcRecorder, is_abandoned
+from archive.warc.records import Exchange
 
 INFO = {"software": "sangrah-test"}
 DAY = "2025-05-05T10:00:00+05:30"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.spool import Spool
-from archive.storage import Store
-from archive.storage.local import LocalStore
+from archive.store import Store
+from archive.store.local import LocalStore
+from archive.store.spool import Spool
 from tests.seaweed import SeaweedInfo, s3_store_for
 
 WARC = "warc/2025/05/05/sangrah-20250505101010000000-00000-host-1.warc.gz"

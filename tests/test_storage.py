@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.storage import Store, StoreError, open_store
-from archive.storage.local import LocalStore
-from archive.storage.s3 import PART_SIZE, S3Store, sha256_checksum
+from archive.store import Store, StoreError, open_store
+from archive.store.local import LocalStore
+from archive.store.s3 import PART_SIZE, S3Store, sha256_checksum
 from tests.seaweed import SeaweedInfo, s3_store_for
 
 TXT_KEY = "txt/pib/2025/05/05/000_0123456789abcdef.txt"

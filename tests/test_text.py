@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.text import (
+from archive.text.seedfile import (
     TXT_NAME_RE,
     format_errors,
     from_seed_txt,

@@ -1,11 +1,12 @@
-"""archive.urls and archive.sources: canonical URLs, spec lookup, override files."""
+"""archive.discover.urls and archive.discover.sources: canonical URLs, spec lookup, override
+files."""
 
 from __future__ import annotations
 
 import pytest
 
-from archive.sources import SourcesError, load_sources, source_for_url
-from archive.urls import canonical_url
+from archive.discover.sources import SourcesError, load_sources, source_for_url
+from archive.discover.urls import canonical_url
 
 PIB = "https://www.pib.gov.in/PressReleasePage.aspx?PRID=2127135"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.catalog import Catalog
-from archive.storage.local import LocalStore
-from archive.text import from_seed_txt
-from archive.wacz import replay_wacz
+from archive.catalog.db import Catalog
+from archive.store.local import LocalStore
+from archive.text.seedfile import from_seed_txt
+from archive.warc.wacz import replay_wacz
 from tests.pipeline_runs import ENTRIES, ENV, MISSING, NDTV, PIB, SANGRAH, WEBDUNIA, fetch
 
 WACZ = str(Path(sys.executable).with_name("wacz"))

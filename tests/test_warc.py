@@ -15,14 +15,14 @@ import pytest
 from cdxj_indexer.main import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj
-from archive.captures import exchange_key
-from archive.indexer import index_warc, rescue_open_warc
-from archive.recorder import WarcRecorder, index_key
+from archive.catalog.captures import exchange_key
 from archive.session import ArchiveSession
-from archive.spool import Spool
-from archive.storage.local import LocalStore
-from archive.warc import Exchange, RecordRef, WarcFileWriter, payload_digest
+from archive.store.local import LocalStore
+from archive.store.spool import Spool
+from archive.warc import cdxj
+from archive.warc.indexer import index_warc, rescue_open_warc
+from archive.warc.recorder import WarcRecorder, index_key
+from archive.warc.records import Exchange, RecordRef, WarcFileWriter, payload_digest
 
 GOLDEN = Path(__file__).parent / "golden"
 WHEN = datetime(2025, 5, 5, 12, 17, 0, 123456, tzinfo=UTC)

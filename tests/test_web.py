@@ -26,9 +26,9 @@ from markupsafe import escape
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from archive import cdxj, indexlog
-from archive.storage.local import LocalStore
-from archive.text import from_seed_txt
+from archive.store.local import LocalStore
+from archive.text.seedfile import from_seed_txt
+from archive.warc import cdxj, indexlog
 from archive.web import create_app
 from tests.corpus_urls import CORPUS
 from tests.pipeline_runs import ENTRIES, ENV, MISSING, NDTV, PIB, SANGRAH, WEBDUNIA, fetch

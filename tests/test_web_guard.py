@@ -10,7 +10,7 @@ from urllib.error import HTTPError
 
 import pytest
 
-from archive.storage.local import LocalStore
+from archive.store.local import LocalStore
 from archive.web import create_app
 from archive.web.app import Guard, loopback_hosts
 from tests.pipeline_runs import ENV, SANGRAH

@@ -37,7 +37,7 @@ from pathlib import Path
 import lxml.html
 from lxml import etree
 
-from archive.text import normalize
+from archive.text.seedfile import normalize
 
 CORPUS = Path(__file__).parent / "corpus"
 PREFIX = "ctl00_ContentPlaceHolder1_"

@@ -46,12 +46,13 @@ from flask import (
 from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from archive import cdxj, wordiff
-from archive.catalog import MARK, Catalog
-from archive.layout import is_local
-from archive.storage import Store, open_store, path_from_uri
-from archive.text import from_seed_txt
-from archive.warc import read_payload
+from archive.catalog.db import MARK, Catalog
+from archive.store import Store, open_store, path_from_uri
+from archive.store.layout import is_local
+from archive.text import wordiff
+from archive.text.seedfile import from_seed_txt
+from archive.warc import cdxj
+from archive.warc.records import read_payload
 from archive.web import params
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
-from archive.storage import validate_key
+from archive.store import validate_key
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200

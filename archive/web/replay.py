@@ -3,8 +3,9 @@
 ``sangrah browse`` serves this app on a third port (``--replay-port``). ReplayWeb.page runs the
 archived page's own scripts (that is what a faithful replay is), so it gets an origin of its
 own: neither the UI's nor the records'. Its service worker (``/replay/sw.js``, scope
-``/replay/``) reads a WACZ that this app packs on the fly from the store (archive.wacz.replay_wacz:
-the URL's records, byte for byte) and rewrites the page so it loads nothing from the live web.
+``/replay/``) reads a WACZ that this app packs on the fly from the store
+(archive.warc.wacz.replay_wacz: the URL's records, byte for byte) and rewrites the page so it
+loads nothing from the live web.
 
 ReplayWeb.page itself (``ui.js``, ``sw.js``; AGPL-3.0, about 2 MB) is not committed:
 ``make replay-ui`` installs the pinned npm package ``replaywebpage`` into :data:`VENDOR`
@@ -21,10 +22,10 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, abort, current_app, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 
-from archive.catalog import Catalog
-from archive.layout import is_local
-from archive.storage import open_store, path_from_uri
-from archive.wacz import replay_wacz
+from archive.catalog.db import Catalog
+from archive.store import open_store, path_from_uri
+from archive.store.layout import is_local
+from archive.warc.wacz import replay_wacz
 from archive.web import params
 
 VENDOR = Path(__file__).parent / "vendor" / "replaywebpage"

@@ -21,12 +21,12 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from archive import __version__
-from archive.captures import Capture, CaptureIndex
-from archive.layout import default_spool_dir
-from archive.recorder import ArchiveWriteError
+from archive.catalog.captures import Capture, CaptureIndex
 from archive.session import ArchiveSession, ArticleText, PageResult, open_session
-from archive.storage import StoreError, open_store
-from archive.warc import Exchange, RecordRef
+from archive.store import StoreError, open_store
+from archive.store.layout import default_spool_dir
+from archive.warc.recorder import ArchiveWriteError
+from archive.warc.records import Exchange, RecordRef
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Drift telemetry: judge this run's extraction figures against the source's recent runs.
 
 At spider_opened the history (the figures of the source's last runs, from their reports in the
-store: archive/drift.py) is read off the reactor; at the end, the summary extension asks
+store: archive/text/drift.py) is read off the reactor; at the end, the summary extension asks
 :meth:`DriftMonitor.judge` with the figures it counted, marks a drifted run ``ok: false`` with
 ``problem: "drift: …"``, and the run report and the metrics textfile record the verdict.
 ``SANGRAH_DRIFT=0`` switches it off (the figures are still counted and reported).
@@ -18,7 +18,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from archive.drift import Rules, Verdict, judge, load_history
+from archive.text.drift import Rules, Verdict, judge, load_history
 from crawler.extensions.archiver import Archiver
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from typing import Any
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
-from archive.drift import RunQuality, Verdict
+from archive.text.drift import RunQuality, Verdict
 from crawler.extensions.drift import DriftMonitor
 
 logger = logging.getLogger(__name__)

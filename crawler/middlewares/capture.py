@@ -21,7 +21,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Headers, Response
 
-from archive.warc import Clock, Exchange, utc_now
+from archive.warc.records import Clock, Exchange, utc_now
 from crawler.extensions.archiver import Archiver
 from crawler.rawhttp import DATE_META, HEAD_META, TRAILERS_META
 

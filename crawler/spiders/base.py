@@ -32,11 +32,11 @@ from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from archive import discovery
-from archive.dates import IST
-from archive.discovery import Link
-from archive.sources import SourceSpec, load_sources
-from archive.urls import canonical_url
+from archive.discover import discovery
+from archive.discover.discovery import Link
+from archive.discover.sources import SourceSpec, load_sources
+from archive.discover.urls import canonical_url
+from archive.text.dates import IST
 from crawler.extensions.archiver import Archiver
 from crawler.results import failure_item, page_item
 from crawler.spiders.fetch import ERROR_STATUSES

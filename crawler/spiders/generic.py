@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.http import Response
 
-from archive import discovery
-from archive.discovery import Link, registered_domain
-from archive.sources import SourceSpec, source_for_url
+from archive.discover import discovery
+from archive.discover.discovery import Link, registered_domain
+from archive.discover.sources import SourceSpec, source_for_url
 from crawler.spiders.base import NewsSiteSpider
 
 

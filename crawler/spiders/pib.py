@@ -19,9 +19,9 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
-from archive import discovery
-from archive.dates import IST
-from archive.discovery import Link
+from archive.discover import discovery
+from archive.discover.discovery import Link
+from archive.text.dates import IST
 from crawler.spiders.base import Found, NewsSiteSpider, months
 
 

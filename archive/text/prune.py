@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import lxml.html
 
-from archive import boilerplate
-from archive.css import select_any
-from archive.text import normalize
+from archive.text import boilerplate
+from archive.text.css import select_any
+from archive.text.seedfile import normalize
 
 BLOCK_TAGS = frozenset({"p", "div", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "td"})
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from archive.storage import Store
+from archive.store import Store
 
 PREFIX = "indexlog/"
 MARGIN = timedelta(minutes=10)

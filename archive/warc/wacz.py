@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from posixpath import basename
 from typing import BinaryIO
 
-from archive import __version__, cdxj
-from archive.catalog import Catalog
-from archive.storage import Store
-from archive.text import from_seed_txt
+from archive import __version__
+from archive.catalog.db import Catalog
+from archive.store import Store
+from archive.text.seedfile import from_seed_txt
+from archive.warc import cdxj
 
 WACZ_VERSION = "1.1.1"
 CHUNK = 8 * 2**20

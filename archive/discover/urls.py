@@ -10,7 +10,7 @@ import re
 from fnmatch import fnmatchcase
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-from archive.sources import SourceSpec, source_for_url
+from archive.discover.sources import SourceSpec, source_for_url
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 

@@ -3,7 +3,7 @@
 Tests and ``sangrah fetch --replay`` point the real Scrapy downloader at this HTTP proxy on
 127.0.0.1 (``HTTP(S)_PROXY`` or ``request.meta["proxy"]``), so every downloader middleware runs as
 in production while the answers come from a corpus folder or WARC files (see
-:mod:`archive.replay_resources`), looked up by the resource's real URL.
+:mod:`archive.replay.resources`), looked up by the resource's real URL.
 
 Plain http arrives as absolute-form requests; https as ``CONNECT host:443``, after which the
 tunnel is terminated here with a leaf certificate for that host, signed by a throwaway CA made at
@@ -31,8 +31,8 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from archive.replay_resources import Resource, Resources, load_resources
-from archive.replay_tls import ReplayCA
+from archive.replay.resources import Resource, Resources, load_resources
+from archive.replay.tls import ReplayCA
 
 logger = logging.getLogger("archive.replay")
 

@@ -31,7 +31,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
-from archive.text import no_space_script
+from archive.text.seedfile import no_space_script
 
 AGREE = 0.85  # ours holds this much of plain: the two readings agree
 FALLBACK = 0.4  # ours holds less than this much of plain: ours read the wrong element

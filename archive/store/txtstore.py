@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from archive.recorder import index_key
-from archive.storage import Store
-from archive.text import parse_txt_name, txt_name, url_key
+from archive.store import Store
+from archive.text.seedfile import parse_txt_name, txt_name, url_key
+from archive.warc.recorder import index_key
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from archive.storage import Store, validate_key
+from archive.store import Store, validate_key
 
 OPEN_SUFFIX = ".open"
 TMP_SUFFIX = ".tmp"  # a file being written in one go, renamed when complete

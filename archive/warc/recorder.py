@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from archive import cdxj, faults
-from archive.warc import (
+from archive import faults
+from archive.warc import cdxj
+from archive.warc.records import (
     EXTRACTION_URN,
     Clock,
     Exchange,

@@ -34,10 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from archive import cdxj, indexlog
-from archive.layout import default_spool_dir, is_local
-from archive.storage import Store, path_from_uri
-from archive.text import from_seed_txt, normalize
+from archive.store import Store, path_from_uri
+from archive.store.layout import default_spool_dir, is_local
+from archive.text.seedfile import from_seed_txt, normalize
+from archive.warc import cdxj, indexlog
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class Catalog:
         """Read the CDXJ files not read before; returns how many.
 
         The first update (or ``full``) lists every index file; later ones follow the index log
-        (archive.indexlog) from where the last one stopped, so their cost follows what was
+        (archive.warc.indexlog) from where the last one stopped, so their cost follows what was
         published since, not the size of the archive.
         """
         started = datetime.now(UTC)
@@ -527,7 +527,7 @@ def _is_robots(url: str) -> bool:
 
 
 def _source_of(url: str) -> str | None:
-    from archive.sources import source_for_url
+    from archive.discover.sources import source_for_url
 
     try:
         name = source_for_url(url).name

@@ -6,6 +6,11 @@ every backend, so a file moves between backends without renaming.
 
 Every storage failure is an OSError: a missing key is FileNotFoundError, a refused overwrite
 FileExistsError, anything else StoreError.
+
+The package holds the rest of the store side too: the spool (:mod:`.spool`, local staging of files
+written incrementally, then published here), seed-format TXT names claimed in the store
+(:mod:`.txtstore`), where things live in the store and on the local disk (:mod:`.layout`), and
+``sangrah verify`` (:mod:`.verify`).
 """
 
 from __future__ import annotations
@@ -59,9 +64,9 @@ class Store(Protocol):
 # Imported by name on first use, as Scrapy does with FILES_STORE_SCHEMES: the backends import
 # this module, and boto3 is only loaded when an s3:// store is opened.
 STORE_SCHEMES: dict[str, str] = {
-    "": "archive.storage.local.LocalStore",
-    "file": "archive.storage.local.LocalStore",
-    "s3": "archive.storage.s3.S3Store",
+    "": "archive.store.local.LocalStore",
+    "file": "archive.store.local.LocalStore",
+    "s3": "archive.store.s3.S3Store",
 }
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from archive.text import devanagari_ratio, no_space_script, normalize
+from archive.text.seedfile import devanagari_ratio, no_space_script, normalize
 
 _DEV = "\u0900-\u097f"
 

@@ -368,7 +368,7 @@ class WarcFileWriter:
 
 def read_payload(store, warc: str, offset: int, length: int) -> tuple[str | None, bytes]:
     """Content-Type and HTTP payload (de-chunked, decompressed) of one stored record, read with
-    one ranged read of ``store`` (any :class:`archive.storage.Store`)."""
+    one ranged read of ``store`` (any :class:`archive.store.Store`)."""
     from warcio.archiveiterator import ArchiveIterator
 
     record = next(iter(ArchiveIterator(BytesIO(store.read_range(warc, offset, length)))))

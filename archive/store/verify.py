@@ -27,11 +27,11 @@ from typing import BinaryIO
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive import cdxj, indexlog
-from archive.indexer import index_warc, whole_records_length
-from archive.recorder import index_key
-from archive.storage import Store
-from archive.text import parse_txt_name
+from archive.store import Store
+from archive.text.seedfile import parse_txt_name
+from archive.warc import cdxj, indexlog
+from archive.warc.indexer import index_warc, whole_records_length
+from archive.warc.recorder import index_key
 
 logger = logging.getLogger(__name__)
 _CHUNK = 8 << 20

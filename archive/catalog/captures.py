@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.storage import Store
-from archive.warc import Exchange, payload_digest
+from archive.store import Store
+from archive.warc.records import Exchange, payload_digest
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class CaptureIndex:
     @classmethod
     def load(cls, store: Store) -> CaptureIndex:
         """The state of ``store``: its catalog, brought up to date first."""
-        from archive.catalog import Catalog
+        from archive.catalog.db import Catalog
 
         with Catalog.for_store(store) as catalog:
             added = catalog.update(store)

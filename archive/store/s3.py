@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.storage import StoreError, file_sha256, validate_key, validate_prefix
+from archive.store import StoreError, file_sha256, validate_key, validate_prefix
 
 # Error codes meaning "no such object". HEAD responses have no body, so only the status is known.
 _MISSING = {"404", "NoSuchKey", "NotFound"}

@@ -102,7 +102,7 @@ def format_errors(data: bytes) -> list[str]:
     return errors
 
 
-# --- added for archive.extract: decoding fetched bytes and telling Hindi from English ----------
+# --- for archive.text.extract: decoding fetched bytes and telling Hindi from English ---------
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)

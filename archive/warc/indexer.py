@@ -16,9 +16,9 @@ from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import cdxj
-from archive.recorder import metadata_fields, request_fields
-from archive.warc import page_of
+from archive.warc import cdxj
+from archive.warc.recorder import metadata_fields, request_fields
+from archive.warc.records import page_of
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def _mime(record) -> str:
 
 
 def index_warc(stream: BinaryIO, filename: str, warc_key: str) -> list[cdxj.CdxjEntry]:
-    """The same entries the recorder wrote while writing the file (see archive.recorder)."""
+    """The same entries the recorder wrote while writing the file (see archive.warc.recorder)."""
     entries: list[cdxj.CdxjEntry] = []
     fields_of: dict[str, dict] = {}  # response record ID -> its index fields (a POST adds some)
     by_id: dict[str, dict] = {}

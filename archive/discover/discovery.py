@@ -27,8 +27,8 @@ from urllib.parse import urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
-from archive.css import css_select
-from archive.dates import IST, parse_datetime
+from archive.text.css import css_select
+from archive.text.dates import IST, parse_datetime
 
 _BOM = b"\xef\xbb\xbf"
 _XML_PARSER = dict(recover=True, resolve_entities=False, no_network=True, huge_tree=True)
@@ -317,7 +317,7 @@ def parse_id_range(text: str) -> range:
 
 def date_from_url(url: str, regex: str | None, fmt: str | None = None) -> datetime | None:
     """A date printed in the URL (ianslive ``--YYYYMMDDhhmmss``); ``fmt`` is an strptime format
-    for group 1, else archive.dates parses it."""
+    for group 1, else archive.text.dates parses it."""
     if not regex or not (m := re.search(regex, url)):
         return None
     if fmt:

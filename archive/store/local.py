@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from archive.storage import StoreError, file_sha256, path_from_uri, validate_key, validate_prefix
+from archive.store import StoreError, file_sha256, path_from_uri, validate_key, validate_prefix
 
 _CHUNK = 1 << 20
 

@@ -78,7 +78,7 @@ RULES = (
 
 
 def page_figures(result: Any) -> dict:
-    """What drift needs of one page's extraction (an archive.extract.Extraction): small enough
+    """What drift needs of one page's extraction (an archive.text.extract.Extraction): small enough
     to ride on the item after the page and its text are gone."""
     return {
         "path": result.path,

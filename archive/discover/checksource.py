@@ -5,7 +5,7 @@ for one live or archived page: which of the spec's selectors match and how many 
 renamed container class shows as 0), what each extraction path reads (the source's container,
 the whole pruned page, plain trafilatura) and how far it agrees with plain, which path the
 agreement rule chose, and the TXT that would be written. Everything is computed by the code a
-crawl runs (archive.extract); nothing is fetched or written here.
+crawl runs (archive.text.extract); nothing is fetched or written here.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass, field
 import lxml.html
 from lxml import etree
 
-from archive import agreement, pagemeta
-from archive.css import css_select
-from archive.extract import Extraction, extract, readings
-from archive.sources import SourceSpec, own_extract
-from archive.text import decode_html, no_space_script, normalize
+from archive.discover.sources import SourceSpec, own_extract
+from archive.text import agreement, pagemeta
+from archive.text.css import css_select
+from archive.text.extract import Extraction, extract, readings
+from archive.text.seedfile import decode_html, no_space_script, normalize
 
 # Selector keys of [<source>.extract], in the order a page is read.
 SELECTOR_KEYS = ("container", "standfirst", "drop", "require", "title", "date", "author",
@@ -156,7 +156,7 @@ def selector_checks(doc, spec: SourceSpec, own: dict, result: Extraction) -> lis
 
 
 def _matching(pattern: str, lines: list[str]) -> int:
-    """Lines a boilerplate pattern removes (archive.boilerplate: the whole line must match)."""
+    """Lines a boilerplate pattern removes (archive.text.boilerplate: the whole line must match)."""
     try:
         regex = re.compile(pattern)
     except re.error:
@@ -190,7 +190,7 @@ def _page_lines(doc) -> list[str]:
 def render(report: CheckReport) -> list[str]:
     r = report.result
     out = [f"source      {report.source}"]
-    out.append(f"sources     {report.sources_file or 'defaults (archive/sources.toml)'}")
+    out.append(f"sources     {report.sources_file or 'defaults (archive/discover/sources.toml)'}")
     out.append(f"page        {report.origin}")
     out.append(f"url         {report.url}" + (f"  ({report.url_note})" if report.url_note else ""))
     out += ["", "selectors (nodes on the page as served)"]

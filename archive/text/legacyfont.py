@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from archive.css import css_select
-from archive.text import devanagari_ratio, normalize
+from archive.text.css import css_select
+from archive.text.seedfile import devanagari_ratio, normalize
 
 FONTS = re.compile(
     r"(?i)\b(kruti\s*-?\s*dev|devlys|dev\s*lys|(walkman[\s-]*)?chanakya|shusha|agra\b|aps-?dv"

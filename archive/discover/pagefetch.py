@@ -47,10 +47,10 @@ def from_file(path: Path) -> Page:
 def from_store(store_uri: str, url: str) -> Page:
     """The newest capture of ``url`` with a payload (a revisit's original), else the capture
     the catalog's article of that URL (or canonical URL) was read from."""
-    from archive.catalog import Catalog
-    from archive.layout import is_local
-    from archive.storage import StoreError, open_store, path_from_uri
-    from archive.warc import read_payload
+    from archive.catalog.db import Catalog
+    from archive.store import StoreError, open_store, path_from_uri
+    from archive.store.layout import is_local
+    from archive.warc.records import read_payload
 
     if is_local(store_uri) and not path_from_uri(store_uri).is_dir():
         raise PageError(f"no archive at {store_uri} (give --replay or --live for a page not in it)")

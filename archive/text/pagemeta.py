@@ -12,10 +12,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from archive import dates
-from archive.css import css_select
-from archive.sources import SourceSpec
-from archive.text import normalize
+from archive.discover.sources import SourceSpec
+from archive.text import dates
+from archive.text.css import css_select
+from archive.text.seedfile import normalize
 
 ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting", "LiveBlogPosting",
                   "AnalysisNewsArticle", "OpinionNewsArticle"}  # fmt: skip

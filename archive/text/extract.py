@@ -9,10 +9,10 @@ touches the network or Scrapy. The path of a page:
 4. prune the page (source ``drop`` rules), scope it to the source's article container and hand
    that to trafilatura; with no container (an unseen template) trafilatura gets the whole pruned
    page, so mobile/AMP/older designs still give text;
-5. clean the blocks (archive.boilerplate);
+5. clean the blocks (archive.text.boilerplate);
 6. self-check: plain trafilatura on the unpruned page is a second reading (skipped when a named
-   source's container holds most of the page's paragraph text); when the two disagree
-   badly, archive.agreement decides (ours, ours with the body blocks it lost put back, or plain).
+   source's container holds most of the page's paragraph text); when the two disagree badly,
+   archive.text.agreement decides (ours, ours with the body blocks it lost put back, or plain).
    The result records which path gave the text (``path``: container, page, plain; "+plain" when
    body blocks of plain's reading were put back, "-tail" when a trailing run of chrome was cut),
    the selectors that matched (container, title, date) and the agreement figure (share of plain's
@@ -29,11 +29,11 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from archive import agreement, boilerplate, legacyfont, pagemeta, prune
-from archive.css import css_select
-from archive.sources import SourceSpec, source_for_url
-from archive.text import decode_html, detect_language, normalize, to_seed_txt
-from archive.urls import canonical_url
+from archive.discover.sources import SourceSpec, source_for_url
+from archive.discover.urls import canonical_url
+from archive.text import agreement, boilerplate, legacyfont, pagemeta, prune
+from archive.text.css import css_select
+from archive.text.seedfile import decode_html, detect_language, normalize, to_seed_txt
 
 _STAND_INS = {"\u200d": "\u1d25", "\u200c": "\u1d24"}  # ZWJ/ZWNJ -> ᴥ/ᴤ (Latin ain letters)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -53,7 +53,7 @@ class Extraction:
     author: str | None = None
     agency: str | None = None
     language: str | None = None
-    path: str | None = None  # container, page or plain; +plain / -tail (archive.agreement)
+    path: str | None = None  # container, page or plain; +plain / -tail (archive.text.agreement)
     agreement: float | None = None  # share of plain trafilatura's text that our reading holds
     container_selector: str | None = None  # the spec's container selector that matched
     title_selector: str | None = None  # the spec's title selector that matched (else fallback)
