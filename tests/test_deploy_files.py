@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import re
+import runpy
 import shlex
 import shutil
 import subprocess
@@ -120,6 +121,20 @@ def test_the_files_the_image_copies_exist_and_build_the_package(tmp_path):
     assert packages == {"archive", "crawler", "pipelines"}
     assert {"archive/discover/sources.toml", "archive/web/templates/base.html"} <= names
     assert "crawler/settings.py" in names and "crawler/spiders/ndtv.py" in names
+
+
+def test_check_image_interprets_every_instruction_of_the_dockerfile():
+    """deploy/check-image builds the image without an engine (by hand: it needs root, the Debian
+    mirror and PyPI); here only its parser, which refuses what it cannot do faithfully."""
+    script = runpy.run_path(str(ROOT / "deploy" / "check-image"))
+    build, final = script["plan"]((ROOT / "Dockerfile").read_text("utf-8"))
+    assert build.name == "build" and any(s[0] == "RUN" for s in build.steps)
+    assert ("COPY", build.index, ["/opt/sangrah"], "/opt/sangrah") in [s[:4] for s in final.steps]
+    assert (final.entrypoint, final.cmd, final.user) == (["sangrah"], ["crawl", "--all"], "10001")
+    assert final.env["PATH"].startswith("/opt/sangrah/bin:/usr/local/bin:")
+    assert final.env["SANGRAH_STORE"] == "/var/lib/sangrah/archive-data"
+    with pytest.raises(script["Unsupported"], match="ADD: not supported"):
+        script["plan"]("FROM python:3.11-slim-bookworm\nADD . /src\n")
 
 
 # --- Kubernetes --------------------------------------------------------------------------------
