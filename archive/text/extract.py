@@ -311,8 +311,8 @@ def _described_lead(doc, body, description: str | None):
             return None  # the standfirst comes before the body
         if not after_h1 or el.tag not in ("p", "h2", "h3", "div", "span", "strong"):
             continue
-        text = normalize(el.text_content())
-        if text.startswith(desc) and len(text) <= 1.5 * len(desc) + 3 and el.find(".//a") is None:
+        text = prune.text_if_short(el, int(1.5 * len(desc) + 3) + 1)
+        if text and text.startswith(desc) and el.find(".//a") is None:
             return el
     return None
 

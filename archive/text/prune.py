@@ -8,6 +8,8 @@ a <b> before the first <p>) so that trafilatura keeps it as a paragraph.
 
 from __future__ import annotations
 
+import re
+
 import lxml.html
 
 from archive.text import boilerplate
@@ -21,6 +23,8 @@ IMAGE_TAGS = ("img", "amp-img", "picture", "amp-anim")
 
 
 CAPTION_MAX = 250  # characters of text next to an image that still read as its caption
+
+_INVISIBLE_OR_SPACE = re.compile(r"[\s\u200b\ufeff\u00ad\u2060\u200e\u200f]+")
 
 
 INLINE_TAGS = frozenset({"a", "b", "strong", "i", "em", "span", "font", "u", "small", "br", "sup",
@@ -46,14 +50,49 @@ def _paragraph_text(root) -> int:
 
 
 def drop_link_only(root) -> None:
-    """Blocks whose whole text is link text: related-story lists, "see attachment" links."""
-    for el in list(root.iter(*BLOCK_TAGS)):
-        if el.getparent() is None:
-            continue
-        text = normalize("".join(el.itertext()))
-        links = normalize(" ".join("".join(a.itertext()) for a in el.iter("a")))
-        if text and links and len(links) >= 0.9 * len(text):
+    """Blocks whose whole text is link text: related-story lists, "see attachment" links.
+    Text is measured in visible characters (whitespace aside), counted once per text node."""
+    text, links = _visible_chars(root)
+    for el in [el for el in root.iter(*BLOCK_TAGS) if text.get(el)]:
+        if el.getparent() is not None and links[el] >= 0.9 * text[el]:
             el.drop_tree()
+
+
+def _visible_chars(root) -> tuple[dict, dict]:
+    """Per element: the characters of its text, and of the text inside its links, whitespace
+    and invisible characters aside. One pass from the leaves up: reading each element's text
+    on its own would read a page's text once for every element enclosing it."""
+    text: dict = {}
+    links: dict = {}
+    for el in reversed(list(root.iter())):  # every element after all of its descendants
+        own = _count(el.text) if isinstance(el.tag, str) else 0
+        inner = 0
+        for child in el:
+            own += text.get(child, 0) + _count(child.tail)
+            inner += links.get(child, 0)
+        text[el] = own
+        links[el] = own if el.tag == "a" else inner
+    return text, links
+
+
+def _count(piece: str | None) -> int:
+    return len(_INVISIBLE_OR_SPACE.sub("", piece)) if piece else 0
+
+
+def text_if_short(el, limit: int) -> str | None:
+    """The element's normalized text when it is shorter than ``limit``, else None; a big
+    element's text is not read to its end (these checks run on every element of a page)."""
+    pieces: list[str] = []
+    size, check_at = 0, 4 * limit
+    for piece in el.itertext():
+        pieces.append(piece)
+        size += len(piece)
+        if size >= check_at:
+            if len(normalize("".join(pieces))) >= limit:
+                return None
+            check_at *= 2  # mostly whitespace so far: look again further on
+    text = normalize("".join(pieces))
+    return text if len(text) < limit else None
 
 
 def drop_boilerplate_elements(root, extra: list[str]) -> None:
@@ -62,8 +101,8 @@ def drop_boilerplate_elements(root, extra: list[str]) -> None:
     for el in list(root.iter(*BLOCK_TAGS, *INLINE_TAGS)):
         if el.getparent() is None:
             continue
-        text = normalize("".join(el.itertext()))
-        if text and len(text) < 200 and boilerplate.is_boilerplate_line(text, extra):
+        text = text_if_short(el, 200)
+        if text and boilerplate.is_boilerplate_line(text, extra):
             el.drop_tree()
 
 
@@ -116,10 +155,10 @@ def drop_headed_widgets(root) -> None:
         parent = el.getparent()
         if parent is None or parent is root or el.getparent().index(el) != 0:
             continue
-        text = normalize(el.text_content())
-        if (parent.text or "").strip() or not boilerplate.WIDGET_HEADING.fullmatch(text):
+        text = text_if_short(el, 100)  # a widget heading is a few words
+        if text is None or (parent.text or "").strip():
             continue
-        if len(normalize(parent.text_content())) <= 800:
+        if boilerplate.WIDGET_HEADING.fullmatch(text) and text_if_short(parent, 801) is not None:
             parent.drop_tree()
 
 
@@ -130,10 +169,10 @@ def drop_captioned_images(root) -> None:
     for el in list(root.iterdescendants("figure", "div", "p", "a", "section")):
         if el.getparent() is None or next(el.iter(*IMAGE_TAGS), None) is None:
             continue
-        text = normalize(el.text_content())
-        if text and len(text) <= CAPTION_MAX:
-            if len(text) <= 0.5 * len(normalize(el.getparent().text_content())):
-                el.drop_tree()
+        text = text_if_short(el, CAPTION_MAX + 1)
+        # a caption is at most half of its parent's text
+        if text and text_if_short(el.getparent(), 2 * len(text)) is None:
+            el.drop_tree()
 
 
 def text_parent(root):
