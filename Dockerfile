@@ -2,7 +2,8 @@
 #   docker build -t sangrah:0.1.0 .
 #   docker run --rm -e SANGRAH_STORE=s3://bucket/prefix -e AWS_ACCESS_KEY_ID=... sangrah:0.1.0
 #   docker run --rm sangrah:0.1.0 crawl ndtv --since 2025-05-01     (any other command)
-# Checked without an engine by tests/test_deploy_files.py (hadolint, the files it copies).
+# Checked without an engine by tests/test_deploy_files.py (hadolint, the files it copies), and
+# built and run (the main job, offline) by deploy/check-image on a debootstrap stand-in base.
 
 # --- build: the package and its dependencies in a venv ---------------------------------------
 FROM python:3.11-slim-bookworm AS build
