@@ -225,6 +225,27 @@ def test_workers_reach_redis_through_its_service():
     assert {i for i in images if i.startswith("sangrah:")} == {"sangrah:0.1.0"}
 
 
+def test_check_image_resolves_the_worker_pod_as_the_kubelet_would():
+    """deploy/check-image --k8s-workers runs the worker pod (as root, by hand); here only its
+    reading of the manifests: the command with $(SANGRAH_REDIS_URL) expanded from the
+    ConfigMap, secrets as dummies, the security context and the volumes."""
+    script = runpy.run_path(str(ROOT / "deploy" / "check-image"))
+    *_, final = script["plan"]((ROOT / "Dockerfile").read_text("utf-8"))
+    pod = script["pod_plan"]([doc for _, doc in manifests()], final)
+    url = by_kind("ConfigMap")["sangrah"]["data"]["SANGRAH_REDIS_URL"]
+    assert pod.argv == ["sangrah", "crawl", "--all", "--redis", url]  # ENTRYPOINT + args
+    assert pod.env["SANGRAH_STORE"].startswith("s3://")
+    assert pod.env["AWS_SECRET_ACCESS_KEY"].startswith("check-image-")  # never a real secret
+    assert pod.env["SANGRAH_REDIS_SERVICE_PORT"] == "6379"  # Service links, as the kubelet sets
+    assert (pod.uid, pod.gid, pod.fs_group, pod.non_root) == (10001, 10001, 10001, True)
+    assert pod.read_only_root and pod.no_new_privs and pod.drop_all
+    assert {(v.path, v.kind) for v in pod.volumes} == {
+        ("/var/lib/sangrah/spool", "emptyDir"), ("/tmp", "emptyDir"),
+    }  # fmt: skip
+    expand = script["k8s_expand"]
+    assert expand("$(A)/$$(A)/$(B)/$(A", {"A": "x"}) == "x/$(A)/$(B)/$(A"
+
+
 # --- systemd -----------------------------------------------------------------------------------
 
 
