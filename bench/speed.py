@@ -114,7 +114,8 @@ class TreeSampler(threading.Thread):
         self.root, self.interval, self.trend = root, interval, trend
         self.hwm: dict[int, int] = {}
         self.cpu: dict[int, float] = {}
-        self.rss: list[tuple[float, float]] = []  # (seconds since start, MiB) with ``trend``
+        # with ``trend``: (seconds since start, MiB of the tree, MiB of the root process)
+        self.rss: list[tuple[float, float, float]] = []
         self.started = time.perf_counter()
         self.done = threading.Event()
 
@@ -136,7 +137,8 @@ class TreeSampler(threading.Thread):
             self.hwm[pid] = max(self.hwm.get(pid, 0), _hwm_kib(pid))
         if self.trend:
             now = sum(_kib(pid, "VmRSS") for pid in tree & stats.keys()) / 1024
-            self.rss.append((round(time.perf_counter() - self.started, 1), round(now, 1)))
+            root = _kib(self.root, "VmRSS") / 1024
+            self.rss.append((round(time.perf_counter() - self.started, 1), round(now, 1), root))
 
 
 def run_child(
@@ -162,7 +164,8 @@ def measure(
     command: list[str], env: dict[str, str], log: Path, trend: bool = False, ok: tuple = (0,)
 ) -> dict:
     """Wall time, CPU and peak memory of a child's process tree; fails on an exit not in ``ok``.
-    ``trend``: also the tree's resident memory over time (``rss_mib``: [seconds, MiB] pairs)."""
+    ``trend``: also resident memory over time (``rss_mib``: [seconds, MiB of the tree, MiB of the
+    child itself])."""
     cpu_before, start = time.process_time(), time.perf_counter()
     with log.open("wb") as out:
         child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -18,9 +18,10 @@ proxy. Measured, in this order:
   own threaded downloads; pycurl when installed, else urllib3), SLEEP_TIME 0 like our politeness
   off; it writes no WARC. Articles/s against fetch's.
 
-``--soak N`` instead runs one fetch of N pages and samples the process tree's resident memory
-every 0.5 s: peak, and the trend (mean of the last third against the middle third, and the
-least-squares slope in MiB per 1,000 pages over the last two thirds).
+``--soak N`` instead runs one fetch of N pages and samples resident memory every 0.5 s, of the
+whole process tree and of the crawl process alone: peak, and the trend (mean of the last third
+against the middle third, and the least-squares slope in MiB per 1,000 pages over the last two
+thirds).
 
     .venv/bin/python -m bench.throughput [--pages 1000] [--threads 16] [--json]
     .venv/bin/python -m bench.throughput --soak 20000
@@ -136,18 +137,19 @@ def soak(args: argparse.Namespace, tmp: Path) -> dict:
     check_store(store, report, n)
     series = run.pop("rss_mib")
     third = len(series) // 3
-    middle, last = series[third : 2 * third], series[2 * third :]
     # the slope per page: seconds -> pages at the run's mean rate
-    xs = [t * n / run["wall_s"] / 1000 for t, _ in series[third:]]
-    ys = [mib for _, mib in series[third:]]
-    slope = statistics.linear_regression(xs, ys).slope if len(xs) > 1 else 0.0
+    xs = [t * n / run["wall_s"] / 1000 for t, *_ in series[third:]]
+
+    def trend(column: int) -> dict:
+        ys = [sample[column] for sample in series]
+        slope = statistics.linear_regression(xs, ys[third:]).slope if len(xs) > 1 else 0.0
+        return {"max_mib": max(ys), "middle_third_mean_mib": statistics.mean(ys[third:2 * third]),
+                "last_third_mean_mib": statistics.mean(ys[2 * third:]),
+                "slope_mib_per_1000_pages": slope}  # fmt: skip
+
     return {
         "pages": n, "load_before": args.load, **run, "samples": len(series),
-        "rss_max_mib": max(m for _, m in series),
-        "rss_middle_third_mean_mib": statistics.mean(m for _, m in middle),
-        "rss_last_third_mean_mib": statistics.mean(m for _, m in last),
-        "rss_slope_mib_per_1000_pages": slope,
-        "series": series[:: max(1, len(series) // 40)],
+        "tree": trend(1), "crawler": trend(2), "series": series[:: max(1, len(series) // 40)],
     }  # fmt: skip
 
 

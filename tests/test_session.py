@@ -308,6 +308,7 @@ def test_live_writer_is_not_abandoned(tmp_path: Path) -> None:
     (open_file,) = (tmp_path / "spool").rglob("*.open")
     assert not is_abandoned(open_file)
     recorder._file.close()  # what the kernel does when the writer dies
+    recorder._index.file.close()
     assert is_abandoned(open_file)
 
 
@@ -335,6 +336,7 @@ def die(session: ArchiveSession) -> None:
     """What the kernel does for a writer that dies: its open files close, its locks go."""
     if session.recorder._file is not None:
         session.recorder._file.close()
+        session.recorder._index.file.close()
     for key in session.recorder.sealed_keys:
         session.recorder.release(key)
 

@@ -21,7 +21,7 @@ from archive.store.local import LocalStore
 from archive.store.spool import Spool
 from archive.warc import cdxj
 from archive.warc.indexer import index_warc, rescue_open_warc
-from archive.warc.recorder import WarcRecorder, index_key
+from archive.warc.recorder import WarcRecorder, index_key, index_spill
 from archive.warc.records import Exchange, RecordRef, WarcFileWriter, payload_digest
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -197,10 +197,13 @@ def test_rescue_keeps_whole_records_of_a_crashed_warc(tmp_path: Path):
     second = recorder.record_exchange(gzip_exchange(url="https://ndtv.in/x-1234567"))
     open_path = tmp_path / (recorder.current_key + ".open")
     recorder._file.close()  # the process dies: the file stays .open
+    recorder._index.file.close()  # and so do the index lines it had written
+    spill = index_spill(open_path)
+    assert len(spill.read_bytes().splitlines()) == 2
     with open_path.open("r+b") as f:  # the crash: the second exchange half written
         f.truncate(second.offset + second.length // 2)
     sealed, index = rescue_open_warc(open_path, recorder.current_key)
-    assert not open_path.exists()
+    assert not open_path.exists() and not spill.exists()  # indexed again from the records
     subprocess.run(
         [str(Path(sys.executable).with_name("warcio")), "check", str(sealed)], check=True
     )

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.warc import cdxj
-from archive.warc.recorder import metadata_fields, request_fields
+from archive.warc.recorder import INDEX_SPILL, metadata_fields, request_fields
 from archive.warc.records import page_of
 
 logger = logging.getLogger(__name__)
@@ -137,8 +137,10 @@ def rescue_open_warc(path: Path, warc_key: str) -> tuple[Path, Path] | None:
     """Seal a ``<key>.open`` file left by a crashed run: keep the whole records, index them.
 
     The index is written before the rename, as when a live run seals a file. Returns (warc
-    path, index path), or None when no whole record survived (the file is removed).
+    path, index path), or None when no whole record survived (the file is removed). The dead
+    writer's index lines (archive.warc.recorder's spill file) are not trusted: deleted.
     """
+    path.with_name(path.name + INDEX_SPILL).unlink(missing_ok=True)
     with path.open("rb") as stream:
         keep = whole_records_length(stream)
     if keep:

@@ -5,11 +5,17 @@ can tell a live writer from a dead one, whatever the host or pid), one whole gzi
 write. Sealing writes the CDXJ first and then renames ``.open`` away, so a sealed WARC always
 has its index beside it; the caller then publishes the WARC, then its index. Thread-safe: one
 lock around every write.
+
+The index lines of the open file wait on disk beside it (``<key>.open.cdxj.tmp``), not in memory:
+a metadata line holds the whole extraction record (~2 KB), and a 1 GB WARC holds some 60,000
+lines. Memory keeps only each line's sort key and place. The file is a cache: a dead writer's
+WARC is indexed again from its records (archive.warc.indexer), and its spill file deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import socket
@@ -34,6 +40,7 @@ from archive.warc.records import (
 )
 
 DEFAULT_MAX_SIZE = 1_000_000_000
+INDEX_SPILL = ".cdxj.tmp"  # after the ``.open`` name: the open file's index lines
 
 
 class ArchiveWriteError(OSError):
@@ -105,6 +112,48 @@ def _location(ref: RecordRef) -> dict:
     return {"warc": ref.warc, "offset": ref.offset, "length": ref.length, "id": ref.record_id}
 
 
+def index_spill(open_path: Path) -> Path:
+    return open_path.with_name(open_path.name + INDEX_SPILL)
+
+
+class _IndexSpill:
+    """The open file's index lines, appended to a file as they come; sorted at seal."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file = open(path, "x+b", buffering=0)
+        self.size = 0
+        self.keys: list[tuple[str, int, int]] = []  # ("<key> <timestamp>", offset, length)
+
+    def add(self, line: str) -> None:
+        data = (line + "\n").encode("utf-8")
+        if self.file.write(data) != len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.keys.append((line[: line.index(" {")], self.size, len(data)))
+        self.size += len(data)
+
+    def mark(self) -> tuple[int, int]:
+        return self.size, len(self.keys)
+
+    def cut(self, mark: tuple[int, int]) -> None:
+        """Back to ``mark``: the lines of a failed operation go with its records."""
+        self.size, count = mark
+        del self.keys[count:]
+        os.ftruncate(self.file.fileno(), self.size)
+        self.file.seek(self.size)
+
+    def write_sorted(self, out) -> None:
+        """The CDXJ file: lines by key and timestamp, then in the order they were written."""
+        fd = self.file.fileno()
+        for _key, offset, length in sorted(self.keys):
+            out.write(os.pread(fd, length, offset))
+
+    def close(self, *, delete: bool = True) -> None:
+        self.file.close()
+        if delete:
+            self.path.unlink(missing_ok=True)
+
+
 class WarcRecorder:
     def __init__(
         self,
@@ -132,7 +181,7 @@ class WarcRecorder:
         self._opened_at = 0.0
         self._writer: WarcFileWriter | None = None
         self._key = ""
-        self._entries: list[cdxj.CdxjEntry] = []
+        self._index: _IndexSpill | None = None  # the open file's index lines
         self._pins = 0
         self._sealed: dict[str, object] = {}  # sealed, not yet published: their open files
         self.failed: ArchiveWriteError | None = None
@@ -155,6 +204,7 @@ class WarcRecorder:
         # Unbuffered: the writer hands over one whole gzip member per write.
         self._file = open(path, "xb", buffering=0)
         fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._index = _IndexSpill(index_spill(path))
         self._opened_at = time.monotonic()
         self._writer = WarcFileWriter(
             self._file, self._key.rsplit("/", 1)[-1], clock=self._clock, new_id=self._new_id
@@ -169,8 +219,8 @@ class WarcRecorder:
         write the file is cut back to before the first of them, and this recorder stops for
         good (see ArchiveWriteError)."""
         writer = self._ensure_open()
-        assert self._file is not None
-        mark = self._file.tell()
+        assert self._file is not None and self._index is not None
+        mark, index_mark = self._file.tell(), self._index.mark()
         try:
             yield writer
         except OSError as exc:
@@ -178,6 +228,7 @@ class WarcRecorder:
             with contextlib.suppress(OSError):
                 self._file.truncate(mark)
                 self._file.seek(mark)
+                self._index.cut(index_mark)
             self.failed = ArchiveWriteError(
                 exc.errno, f"cannot write the WARC {path}: {exc.strerror or exc}"
             )
@@ -193,8 +244,10 @@ class WarcRecorder:
             if self._file is not None:
                 with contextlib.suppress(OSError):
                     self._file.close()
-            self._writer = self._file = None
-            self._entries = []
+            if self._index is not None:
+                with contextlib.suppress(OSError):
+                    self._index.close(delete=False)  # the rescue of the .open file deletes it
+            self._writer = self._file = self._index = None
 
     def _ref(self, ref: RecordRef) -> RecordRef:
         return RecordRef(**{**ref.__dict__, "warc": self._key})
@@ -222,8 +275,8 @@ class WarcRecorder:
                     exchange.request_body,
                 ),
             }
-            self._entries.append(
-                cdxj.CdxjEntry(exchange.url, cdxj.timestamp14(response.date), fields)
+            self._index.add(
+                cdxj.CdxjEntry(exchange.url, cdxj.timestamp14(response.date), fields).line()
             )
             return self._ref(response)
 
@@ -261,8 +314,10 @@ class WarcRecorder:
                 **({"text_record": _location(text_ref)} if text_ref else {}),
             }
             fields.update(metadata_fields(fields, data))
-            self._entries.append(
-                cdxj.CdxjEntry(EXTRACTION_URN + target_uri, cdxj.timestamp14(ref.date), fields)
+            self._index.add(
+                cdxj.CdxjEntry(
+                    EXTRACTION_URN + target_uri, cdxj.timestamp14(ref.date), fields
+                ).line()
             )
             return ref
 
@@ -310,27 +365,30 @@ class WarcRecorder:
     def _seal(self) -> tuple[str, str] | None:
         if self._writer is None or self._file is None:
             return None
-        key = self._key
-        if not self._entries:  # a warcinfo record alone, or not even that: nothing to keep
+        key, spill = self._key, self._index
+        assert spill is not None
+        if not spill.keys:  # a warcinfo record alone, or not even that: nothing to keep
             self._file.close()
+            spill.close()
             self._spool_path(key + ".open").unlink()
-            self._writer = self._file = None
+            self._writer = self._file = self._index = None
             return None
         os.fsync(self._file.fileno())  # the sealed name must never hold a partial file
         index = index_key(key)
         path = self._spool_path(index)
         tmp = path.with_name(path.name + ".tmp")
         try:
-            tmp.write_bytes(cdxj.render(self._entries))
+            with open(tmp, "wb") as out:
+                spill.write_sorted(out)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+        spill.close()
         faults.point("seal.indexed")
         os.replace(self._spool_path(key + ".open"), self._spool_path(key))
         # The flock stays held until the sealed file is published (release()): another
         # process's recovery must not publish a live writer's file while it does.
         self._sealed[key] = self._file
-        self._writer = self._file = None
-        self._entries = []
+        self._writer = self._file = self._index = None
         faults.point("seal.renamed")
         return key, index
