@@ -11,9 +11,11 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -124,9 +126,38 @@ def replay_env(proxy: str, s3_endpoint: str | None) -> dict[str, str]:
 _SCRAPY_OFFLINE_PSL = (
     "import sys, tldextract, scrapy.downloadermiddlewares.cookies as cookies; "
     "cookies._split_domain = tldextract.TLDExtract("
-    "suffix_list_urls=(), include_psl_private_domains=True); "
+    "suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True); "
     "from scrapy.cmdline import execute; sys.argv[0] = 'scrapy'; execute()"
 )
+
+
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def child_process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """A crawl child that a SIGTERM to this process reaches (see :func:`pass_on_termination`)."""
+    with subprocess.Popen(command, env=env) as child:
+        with _children_lock:
+            _children.add(child)
+        try:
+            yield child
+        finally:
+            with _children_lock:
+                _children.discard(child)
+
+
+def pass_on_termination(signum: int, _frame: object) -> None:
+    """``docker stop``, a deleted pod, ``systemctl stop``: SIGTERM goes to the crawl children,
+    which stop as Scrapy does on it (pages in flight finished and archived, the WARC sealed and
+    published), and this process reports and exits when they have. As a container's PID 1, a
+    process with no handler would not even receive the signal."""
+    with _children_lock:
+        children = list(_children)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
 
 
 def run_spider(
@@ -153,14 +184,20 @@ def run_spider(
         env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
         if proxy:
             env.update(replay_env(proxy, env.get("AWS_ENDPOINT_URL")))
-        if progress and console.is_terminal:  # in place on a terminal, never in logs or pipes
-            from archive.progress import run_with_progress
-
+        shown = progress and console.is_terminal  # in place on a terminal, never in logs or pipes
+        if shown:
             progress = Path(tmp) / "progress.jsonl"
             command += ["-s", f"SANGRAH_PROGRESS={progress}"]
-            code = run_with_progress(command, env, progress, spider, console)
-        else:
-            code = subprocess.call(command, env=env)
+        with child_process(command, env) as child:
+            try:
+                if shown:
+                    from archive.progress import show_progress
+
+                    show_progress(child, progress, spider, console)
+                code = child.wait()
+            except BaseException:  # as subprocess.call: an interrupted parent takes it along
+                child.kill()
+                raise
         lines = report.read_text("utf-8").splitlines() if report.exists() else []
         if code < 0:
             console.print(f"[red]the crawl process was killed (signal {-code})[/red]")
@@ -839,7 +876,6 @@ def browse(
     """
     import ipaddress
     import secrets
-    import threading
 
     from werkzeug.serving import make_server
 
@@ -972,6 +1008,7 @@ def check_failed(message: str) -> NoReturn:
 
 def main() -> None:
     """The command; a bad argument or a missing resource is one line on stderr and exit 2."""
+    signal.signal(signal.SIGTERM, pass_on_termination)
     try:
         code = app(standalone_mode=False)
     except click_errors.NoArgsIsHelpError as exc:

@@ -41,19 +41,9 @@ def render(progress: dict | None, name: str) -> Text:
     return Text(f"{progress.get('source') or name}: {counts}  ({progress['elapsed']:.0f} s)")
 
 
-def run_with_progress(
-    command: list[str], env: dict[str, str], path: Path, name: str, console: Console
-) -> int:
-    """Run the crawl child, showing its progress; its exit status, as subprocess.call gives."""
-    with (
-        subprocess.Popen(command, env=env) as child,
-        Live(render(None, name), console=console, transient=True, refresh_per_second=4) as live,
-    ):
-        try:
-            while child.poll() is None:
-                live.update(render(latest(path), name))
-                time.sleep(0.25)
-        except BaseException:  # as subprocess.call: an interrupted parent takes the child along
-            child.kill()
-            raise
-        return child.returncode
+def show_progress(child: subprocess.Popen, path: Path, name: str, console: Console) -> None:
+    """Show the crawl child's progress, read from ``path``, in place until it exits."""
+    with Live(render(None, name), console=console, transient=True, refresh_per_second=4) as live:
+        while child.poll() is None:
+            live.update(render(latest(path), name))
+            time.sleep(0.25)

@@ -100,6 +100,10 @@ DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 
 # --- components --------------------------------------------------------------------------------
+# Scrapy 2.19's remote control (an HTTP endpoint on 127.0.0.1 that runs Python code sent to it)
+# is on by default and writes its token under $HOME: neither belongs in an unattended crawler,
+# and under a read-only root (the Kubernetes recipes) it logs a traceback per run.
+REMOTE_CONTROL_ENABLED = False
 # A frontier shared through Redis (crawler/frontier.py): off unless SANGRAH_REDIS_URL is set.
 SANGRAH_REDIS_URL = os.environ.get("SANGRAH_REDIS_URL", "")
 SANGRAH_REDIS_IDLE_EXIT = 10.0  # a worker stops once the shared queue stayed empty this long

@@ -62,3 +62,27 @@ def test_killed_crawl_is_rescued_by_the_next_run(tmp_path):
     assert kinds[0] == "warcinfo" and "response" in kinds
     index = cdxj.parse(warcs[0].with_name(warcs[0].name.replace(".warc.gz", ".cdxj")).read_bytes())
     assert any(e.fields.get("status") == "200" for e in index)
+
+
+def test_sigterm_ends_the_crawl_as_scrapy_does(tmp_path):
+    """`docker stop`, a deleted pod, `systemctl stop`: SIGTERM to `sangrah` reaches its crawl
+    child, which finishes the pages it holds, seals and publishes its WARC; then `sangrah`
+    reports and exits. Without the hand-over it died at once and left the child running."""
+    store = tmp_path / "store"
+    env = {**os.environ, "SANGRAH_REPLAY_LATENCY": "0.2", "SANGRAH_SPOOL_DIR": str(tmp_path / "s")}
+    command = [SANGRAH, "fetch", "--json", "--store", str(store), "--replay", str(CORPUS),
+               *ARTICLES, "--set", "DOWNLOAD_DELAY=0.5"]  # fmt: skip
+    parent = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list((tmp_path / "s").rglob("*.warc.gz.open")):
+        time.sleep(0.1)
+    time.sleep(1.0)  # some pages in flight
+    parent.send_signal(signal.SIGTERM)
+    out, err = parent.communicate(timeout=120)
+    assert parent.returncode >= 0, err.decode()[-2000:]  # it exited; SIGTERM did not kill it
+    assert not list((tmp_path / "s").rglob("*.open"))  # sealed and published, not left open
+    assert list(store.rglob("*.warc.gz")) and list(store.rglob("*.cdxj"))
+    archived = [line for line in out.decode().splitlines() if '"txt": "txt/' in line]
+    assert 0 < len(archived) < len(ARTICLES)  # stopped early, with what it had archived
+    verify = subprocess.run([SANGRAH, "verify", "--store", str(store)], capture_output=True)
+    assert verify.returncode == 0, verify.stdout.decode() + verify.stderr.decode()
