@@ -155,6 +155,10 @@ def pass_on_termination(signum: int, _frame: object) -> None:
     process with no handler would not even receive the signal."""
     with _children_lock:
         children = list(_children)
+    if not children:  # nothing to hand it to (browse, verify, between crawls): the default
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     for child in children:
         with contextlib.suppress(ProcessLookupError):
             child.send_signal(signum)
