@@ -26,6 +26,7 @@ import hashlib
 import io
 import logging
 import threading
+import time
 import weakref
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -52,6 +53,7 @@ from archive.warc.recorder import ArchiveWriteError, WarcRecorder, index_key, is
 from archive.warc.records import Exchange, RecordRef, payload_digest
 
 logger = logging.getLogger(__name__)
+NAMER_WAIT = 5.0  # seconds to wait for a text another writer has claimed and is storing
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,7 @@ class ArchiveSession:
             note = f"a new version of {decision.version_of}"
         if not decision.store:
             if not decision.names and decision.txt not in self._confirmed:
-                if not self.store.exists(decision.txt):  # its namer is still at work
+                if not self._stored_soon(decision.txt):  # its namer died, or is slow
                     return PageResult(
                         pending=f"another writer is storing this text as {decision.txt}"
                     )
@@ -224,6 +226,17 @@ class ArchiveSession:
         self._confirmed.add(decision.txt)
         faults.point("txt.stored")
         return PageResult(txt=decision.txt, note=note, new=decision.names)
+
+    def _stored_soon(self, txt: str) -> bool:
+        """Whether ``txt`` is in the store, or gets there within NAMER_WAIT seconds: another
+        writer that claimed the text a moment ago stores it right after its metadata record
+        (two fetches of one article at once: tests/test_faults.py)."""
+        deadline = time.monotonic() + NAMER_WAIT
+        while not self.store.exists(txt):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def _defer(self, pending: PendingText, data: bytes, exc: OSError) -> PageResult:
         """The store could not be asked for a name: keep the text for the next recovery."""

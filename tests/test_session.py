@@ -407,3 +407,42 @@ def test_a_text_another_writer_is_storing_is_pending_not_claimed(tmp_path: Path)
     result = archive_one(session, 1)
     session.close()
     assert result.txt is None and "another writer" in result.pending
+
+
+def test_a_text_another_writer_is_storing_is_waited_for(tmp_path: Path, monkeypatch) -> None:
+    """Two fetches of one article at once: the second finds the first's claim before the TXT is
+    in the store, waits for it, and reports it; a namer that died leaves it pending."""
+    import archive.session
+
+    store = LocalStore(tmp_path / "store")
+    namer, other = new_session(store, tmp_path / "a"), new_session(store, tmp_path / "b")
+    claimed, release = threading.Event(), threading.Event()
+    store_txt = namer.names.store_txt
+
+    def slow_store_txt(key: str, data: bytes) -> None:
+        claimed.set()  # claimed and recorded; the TXT is not in the store yet
+        release.wait(10)
+        store_txt(key, data)
+
+    monkeypatch.setattr(namer.names, "store_txt", slow_store_txt)
+    first = threading.Thread(target=archive_one, args=(namer, 1))
+    first.start()
+    assert claimed.wait(10)
+    threading.Timer(0.3, release.set).start()
+    waited = archive_one(other, 1)
+    first.join()
+    assert waited.txt and not waited.pending and waited.txt in txts(store)
+
+    monkeypatch.setattr(archive.session, "NAMER_WAIT", 0.2)
+    claimed.clear()
+    release.clear()
+    third = threading.Thread(target=archive_one, args=(namer, 2))
+    third.start()
+    assert claimed.wait(10)
+    given_up = archive_one(other, 2)
+    release.set()
+    third.join()
+    assert given_up.txt is None and "another writer is storing" in given_up.pending
+    namer.close()
+    other.close()
+    assert_clean(store)
