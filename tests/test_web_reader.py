@@ -215,8 +215,11 @@ def test_replaywebpage_searches_the_texts_of_an_export(archive, browser, tmp_pat
     )
     servers = Servers()
     base = servers.serve(app)
+    # A context of its own: a service worker an earlier test registered on a port this server
+    # now has would answer in its place (the replay app never showed, once in a full run).
+    context = browser.browser.new_context()
     try:
-        page = browser.new_page()
+        page = context.new_page()
         page.goto(base + "/search")
         app = page.frame_locator("replay-web-page iframe").locator("replay-app-main")
         text = ""
@@ -230,6 +233,6 @@ def test_replaywebpage_searches_the_texts_of_an_export(archive, browser, tmp_pat
         assert TITLE in text and "सर्गेई" in text
         assert ENTRIES[PIB]["meta"]["title"] not in text  # no match there
         shoot(page, tmp_path / "replaywebpage-search.png")
-        page.close()
     finally:
+        context.close()
         servers.close()
