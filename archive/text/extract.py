@@ -137,11 +137,7 @@ def _self_check(doc, spec: SourceSpec, container) -> bool:
     selector) are always checked; ``sangrah check-source`` shows every reading regardless."""
     if spec.name == "generic" or container is None:
         return True
-    return _paragraph_chars(container) < SELF_CHECK_SHARE * _paragraph_chars(doc)
-
-
-def _paragraph_chars(root) -> int:
-    return sum(len(p.text_content().strip()) for p in root.iter("p"))
+    return prune.paragraph_text(container) < SELF_CHECK_SHARE * prune.paragraph_text(doc)
 
 
 def _clean(raw: list[str], headings: list, spec: SourceSpec, scoped: bool) -> list[str]:

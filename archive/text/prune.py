@@ -14,7 +14,7 @@ import lxml.html
 
 from archive.text import boilerplate
 from archive.text.css import select_any
-from archive.text.seedfile import normalize
+from archive.text.seedfile import INVISIBLE, normalize
 
 BLOCK_TAGS = frozenset({"p", "div", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "td"})
 
@@ -24,7 +24,7 @@ IMAGE_TAGS = ("img", "amp-img", "picture", "amp-anim")
 
 CAPTION_MAX = 250  # characters of text next to an image that still read as its caption
 
-_INVISIBLE_OR_SPACE = re.compile(r"[\s\u200b\ufeff\u00ad\u2060\u200e\u200f]+")
+_INVISIBLE_OR_SPACE = re.compile(rf"[\s{INVISIBLE}]+")
 
 
 INLINE_TAGS = frozenset({"a", "b", "strong", "i", "em", "span", "font", "u", "small", "br", "sup",
@@ -39,13 +39,14 @@ def prune(doc, selectors: list[str]) -> None:
         if el.getparent() is None:
             continue
         if el.find(".//p") is not None:
-            total = _paragraph_text(doc) if total is None else total
-            if total and _paragraph_text(el) >= 0.5 * total:
+            total = paragraph_text(doc) if total is None else total
+            if total and paragraph_text(el) >= 0.5 * total:
                 continue
         el.drop_tree()
 
 
-def _paragraph_text(root) -> int:
+def paragraph_text(root) -> int:
+    """Characters of normalized text in the <p> elements under ``root``."""
     return sum(len(normalize(p.text_content())) for p in root.iter("p"))
 
 

@@ -25,7 +25,8 @@ TXT_NAME_RE = re.compile(r"^(\d{3,})_([0-9a-f]{16})\.txt$")
 # inside Devanagari conjuncts they select the half-form and change how a word is written.
 # A regex, not str.translate: translate looks every character of a Devanagari text up in a dict,
 # 20 times slower on a whole page.
-_INVISIBLE = re.compile("[\u200b\ufeff\u00ad\u2060\u200e\u200f]")
+INVISIBLE = "\u200b\ufeff\u00ad\u2060\u200e\u200f"
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 _SPACES = re.compile(r"[^\S\n]+")  # every whitespace but newline, incl. NBSP and thin spaces
 
 

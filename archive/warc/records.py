@@ -328,19 +328,9 @@ class WarcFileWriter:
         """The article text extracted from an earlier record, as Common Crawl's WET files keep
         it: the TXT file is derived from this record and can be rebuilt from it. Named
         ``urn:text:<page URL>``."""
-        record = self._writer.create_warc_record(
-            TEXT_URN + page_url,
-            "conversion",
-            payload=BytesIO(text),
-            length=len(text),
-            warc_content_type="text/plain; charset=utf-8",
-            warc_headers_dict={
-                "WARC-Record-ID": self._new_id(),
-                "WARC-Date": self._date(),
-                "WARC-Refers-To": refers_to,
-            },
+        return self._write_derived(
+            TEXT_URN + page_url, "conversion", text, "text/plain; charset=utf-8", refers_to
         )
-        return self._write(record)
 
     def write_metadata(
         self, page_url: str, refers_to: str, data: dict, *, record_id: str | None = None
@@ -351,12 +341,26 @@ class WarcFileWriter:
         ``record_id`` lets a caller name the record before writing it (a TXT claim points at it).
         """
         body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        return self._write_derived(
+            EXTRACTION_URN + page_url, "metadata", body, "application/json", refers_to, record_id
+        )
+
+    def _write_derived(
+        self,
+        name: str,
+        record_type: str,
+        body: bytes,
+        content_type: str,
+        refers_to: str,
+        record_id: str | None = None,
+    ) -> RecordRef:
+        """A record made from an earlier one (``WARC-Refers-To``), not fetched."""
         record = self._writer.create_warc_record(
-            EXTRACTION_URN + page_url,
-            "metadata",
+            name,
+            record_type,
             payload=BytesIO(body),
             length=len(body),
-            warc_content_type="application/json",
+            warc_content_type=content_type,
             warc_headers_dict={
                 "WARC-Record-ID": record_id or self._new_id(),
                 "WARC-Date": self._date(),
