@@ -199,6 +199,38 @@ def test_container_holding_the_page_skips_the_self_check():
     assert result.path == "container" and result.agreement is None
 
 
+_SENTENCE = "यह एक लंबा हिंदी अनुच्छेद है जिसमें पूरी ख़बर लिखी गई है। "
+
+
+def _generic_page(body: str) -> bytes:
+    head = "<html><head><title>शीर्षक</title></head><body><h1>शीर्षक</h1>"
+    return (head + body + "</body></html>").encode("utf-8")
+
+
+def test_generic_reading_that_holds_the_page_skips_the_self_check():
+    """Our reading ends in a sentence and holds the page's paragraph text: nothing for the
+    plain reading to put back or cut, so it is not run."""
+    page = _generic_page("".join(f"<p>{i}. {_SENTENCE * 3}</p>" for i in range(4)))
+    result = extract(page, "https://example.in/news/story-1.html", "text/html")
+    assert result.is_article and result.source == "generic"
+    assert result.path == "page" and result.agreement is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # ends in a line without a full stop: possibly chrome after the article
+        "".join(f"<p>{i}. {_SENTENCE * 3}</p>" for i in range(4)) + "<p>और ख़बरें पढ़ें</p>",
+        # no <p> at all: nothing to judge the reading by
+        "<div>" + "<br>".join(_SENTENCE * 3 for _ in range(4)) + "</div>",
+    ],
+    ids=["tail-without-sentence", "no-paragraphs"],
+)
+def test_generic_reading_the_check_could_change_is_self_checked(body):
+    result = extract(_generic_page(body), "https://example.in/news/story-1.html", "text/html")
+    assert result.is_article and result.agreement is not None
+
+
 def test_stale_container_on_a_named_source_is_self_checked(tmp_path):
     """A selector that now matches page chrome holds little of the page's paragraph text: the
     plain reading runs, disagrees, and its text is taken."""

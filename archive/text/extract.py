@@ -11,7 +11,8 @@ touches the network or Scrapy. The path of a page:
    page, so mobile/AMP/older designs still give text;
 5. clean the blocks (archive.text.boilerplate);
 6. self-check: plain trafilatura on the unpruned page is a second reading (skipped when a named
-   source's container holds most of the page's paragraph text); when the two disagree badly,
+   source's container holds most of the page's paragraph text, or when our reading holds most
+   of it and ends in a sentence, so that the check could not change it); when the two disagree badly,
    archive.text.agreement decides (ours, ours with the body blocks it lost put back, or plain).
    The result records which path gave the text (``path``: container, page, plain; "+plain" when
    body blocks of plain's reading were put back, "-tail" when a trailing run of chrome was cut),
@@ -95,14 +96,16 @@ def extract(
         return Extraction(False, reason, title=meta.title, **base)
     base["title_selector"], base["date_selector"] = meta.title_selector, meta.date_selector
     container, base["container_selector"] = _find(doc, spec.hint("container", []))
-    plain_raw = []  # the self-check's reading; whether it is needed is judged before pruning
-    if _self_check(doc, spec, container):
-        plain_raw = _trafilatura_blocks(text, {}, scoped=False)
-    headings = [meta.title, *pagemeta.select(doc, "h1")[:1]]  # before pruning changes the doc
+    page_text = prune.paragraph_text(doc)  # before pruning changes the doc
+    holds_page = _holds_page(spec, container, page_text)
+    headings = [meta.title, *pagemeta.select(doc, "h1")[:1]]
     raw_blocks, scoped, lead = _body_blocks(doc, spec, meta.description)
     blocks = _clean(raw_blocks, headings, spec, scoped)
     if lead and blocks and not any(normalize(b).startswith(lead) for b in blocks):
         blocks.insert(0, lead)  # after trimming the page chrome: the lead may follow a crumb
+    plain_raw = []  # the self-check's reading of the unpruned page (``text``, not ``doc``)
+    if not holds_page and _may_change(blocks, page_text):
+        plain_raw = _trafilatura_blocks(text, {}, scoped=False)
     plain = _clean(plain_raw, headings, spec, False)
     blocks, choice, agree = agreement.choose(
         blocks, plain if agreement.is_prose(plain) else [], meta.description
@@ -129,15 +132,27 @@ def extract(
     )  # fmt: skip
 
 
-def _self_check(doc, spec: SourceSpec, container) -> bool:
-    """Whether the page needs the second reading. A named source's container that holds most of
-    the page's paragraph text is the article: on every corpus page, template variant and peer
-    page the plain reading never changed such a result, and it doubles extraction's CPU. Generic
-    pages, whole-page readings and a container holding little (a teaser matched by a stale
-    selector) are always checked; ``sangrah check-source`` shows every reading regardless."""
+def _holds_page(spec: SourceSpec, container, page_text: int) -> bool:
+    """Whether a named source's container holds most of the page's paragraph text: then it is
+    the article, and the self-check is skipped (on every corpus page, template variant and peer
+    page the plain reading never changed such a result). Generic containers and a container
+    holding little (a teaser matched by a stale selector) are judged by :func:`_may_change`."""
     if spec.name == "generic" or container is None:
+        return False
+    return prune.paragraph_text(container) >= SELF_CHECK_SHARE * page_text
+
+
+def _may_change(blocks: list[str], page_text: int) -> bool:
+    """Whether the self-check could change our reading, judged from the reading itself. The
+    check replaces or extends a reading that misses much of the article (agreement.choose:
+    coverage under AGREE), and cuts a trailing run of non-sentences (chrome after the article).
+    A reading holding at least SELF_CHECK_SHARE of the page's paragraph text and ending in a
+    sentence leaves neither to do, and a second trafilatura pass is most of a page's CPU; a page
+    without paragraphs gives nothing to judge by and is checked. ``sangrah check-source`` shows
+    every reading regardless."""
+    if not blocks or not page_text or not agreement.is_sentence(blocks[-1]):
         return True
-    return prune.paragraph_text(container) < SELF_CHECK_SHARE * prune.paragraph_text(doc)
+    return sum(len(b) for b in blocks) < SELF_CHECK_SHARE * page_text
 
 
 def _clean(raw: list[str], headings: list, spec: SourceSpec, scoped: bool) -> list[str]:
