@@ -15,7 +15,6 @@ import logging
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog.db import Catalog
 from archive.session import ArchiveSession, ArticleText
-from archive.text.extract import extract
+from archive.text.extract import Extraction, extract
 from archive.warc.records import RecordRef
 
 logger = logging.getLogger(__name__)
@@ -31,10 +30,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Page:
+    """A page read back from its response record, and what extraction made of it."""
+
     url: str
     response: RecordRef
-    content_type: str | None
-    body: bytes
+    result: Extraction
+
+
+class UnreadableRecord(Exception):
+    """The stored record cannot be parsed (damaged, truncated)."""
 
 
 def captures(
@@ -61,28 +65,27 @@ def captures(
     return catalog.db.execute(sql + " ORDER BY c.date, c.warc, c.offset", args).fetchall()
 
 
-def read_pages(store, rows) -> Iterator[Page]:
-    for url, warc, offset, length in rows:
-        try:
-            record = next(iter(ArchiveIterator(io.BytesIO(store.read_range(warc, offset, length)))))
-            body = record.content_stream().read()
-        except Exception as exc:  # a damaged record is reported, the others go on
-            logger.error("cannot read %s at %s:%d: %s", url, warc, offset, exc)
-            continue
-        headers = record.rec_headers
-        yield Page(
-            url,
-            RecordRef(
-                warc,
-                offset,
-                length,
-                headers.get_header("WARC-Record-ID"),
-                headers.get_header("WARC-Date"),
-                headers.get_header("WARC-Payload-Digest"),
-            ),
-            record.http_headers.get_header("Content-Type") if record.http_headers else None,
-            body,
-        )
+def read_and_extract(
+    record: bytes, url: str, warc: str, offset: int, sources_file: str | None
+) -> Page:
+    """Parse one stored response record (its gzip member, as read from the WARC) and extract
+    it: in a pool worker, so that the reading process only moves compressed bytes."""
+    try:
+        parsed = next(iter(ArchiveIterator(io.BytesIO(record))))
+        body = parsed.content_stream().read()
+    except Exception as exc:
+        raise UnreadableRecord(f"cannot read {url} at {warc}:{offset}: {exc}") from exc
+    headers = parsed.rec_headers
+    content_type = parsed.http_headers.get_header("Content-Type") if parsed.http_headers else None
+    ref = RecordRef(
+        warc,
+        offset,
+        len(record),
+        headers.get_header("WARC-Record-ID"),
+        headers.get_header("WARC-Date"),
+        headers.get_header("WARC-Payload-Digest"),
+    )
+    return Page(url, ref, extract(body, url, content_type, sources_file))
 
 
 def reprocess(
@@ -101,26 +104,36 @@ def reprocess(
     workers = workers or os.cpu_count() or 1
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        running: dict[Future, Page] = {}
-        for page in read_pages(session.store, rows):
-            running[pool.submit(extract, page.body, page.url, page.content_type, sources_file)] = (
-                page
-            )
+        running: dict[Future, str] = {}
+        for url, warc, offset, length in rows:
+            try:
+                record = session.store.read_range(warc, offset, length)
+            except Exception as exc:  # a missing WARC is reported and counted, the others go on
+                logger.error("cannot read %s at %s:%d: %s", url, warc, offset, exc)
+                counts["unreadable"] += 1
+                continue
+            future = pool.submit(read_and_extract, record, url, warc, offset, sources_file)
+            running[future] = url
             if len(running) >= 4 * workers:  # bounded: pages are not all held in memory
                 _finish(session, running, counts, wait(running, return_when=FIRST_COMPLETED)[0])
         _finish(session, running, counts, list(running))
     return counts
 
 
-def _finish(session, running: dict[Future, Page], counts: Counter, done) -> None:
+def _finish(session, running: dict[Future, str], counts: Counter, done) -> None:
     for future in done:
-        page = running.pop(future)
+        url = running.pop(future)
         try:
-            result = future.result()
+            page = future.result()
+        except UnreadableRecord as exc:
+            logger.error("%s", exc)
+            counts["unreadable"] += 1
+            continue
         except Exception as exc:
-            logger.error("extraction failed for %s: %r", page.url, exc)
+            logger.error("extraction failed for %s: %r", url, exc)
             counts["failed"] += 1
             continue
+        result = page.result
         if not result.is_article:
             counts["not an article"] += 1
             continue

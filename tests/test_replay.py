@@ -432,3 +432,19 @@ def test_normalize_url_spellings_meet():
     )
     assert "https://example.org/a~b?q=%E0%A4%B8" in resources
     assert "https://example.org:8443/a~b?q=%E0%A4%B8" not in resources
+
+
+def test_compressed_answer_kept_until_the_page_changes(tmp_path):
+    """Compressed answers are kept, keyed by the body: a page rewritten on disk between two
+    requests is served as it is now, never from the kept copy."""
+    page = tmp_path / "page.html"
+    page.write_bytes(b"<html><body><p>" + "पहला संस्करण। ".encode() * 200 + b"</p></body></html>")
+    html = [("Content-Type", "text/html; charset=utf-8")]
+    resources = Resources([("https://example.in/a", Resource(200, html, page.read_bytes))])
+    with ReplayProxy(resources) as running:
+        first = [https_get(running, "example.in", "/a", **{"Accept-Encoding": "gzip"})[1]
+                 for _ in range(2)]  # fmt: skip
+        assert first[0] == first[1] and gzip.decompress(first[0]) == page.read_bytes()
+        page.write_bytes(page.read_bytes().replace("पहला".encode(), "दूसरा".encode()))
+        second = https_get(running, "example.in", "/a", **{"Accept-Encoding": "gzip"})[1]
+        assert gzip.decompress(second) == page.read_bytes() and "दूसरा".encode() in page.read_bytes()

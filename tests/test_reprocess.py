@@ -45,3 +45,24 @@ def test_reprocess_makes_versions_of_changed_texts_only(tmp_path: Path) -> None:
     assert f"unchanged {len(NDTV)}" in twice.stderr, twice.stderr[-2000:]
     assert len(list(store.rglob("txt/**/*.txt"))) == len(NDTV) + versions
     assert verify_store(LocalStore(store)).problems == []
+
+
+def test_damaged_record_is_reported_and_the_others_reprocessed(tmp_path: Path) -> None:
+    """Records are parsed in the pool workers: a damaged one is one line in the log and one
+    count, and the other pages are still read."""
+    store = tmp_path / "store"
+    done, _results = run_fetch(str(store), NDTV)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (index,) = [p for p in store.rglob("*.cdxj")]
+    response = next(e for e in cdxj.parse(index.read_bytes()) if e.fields.get("mime") == "text/html"
+                    and e.fields.get("status") == "200")  # fmt: skip
+    (warc,) = store.rglob(response.fields["filename"])
+    data = bytearray(warc.read_bytes())
+    start = int(response.fields["offset"]) + 40
+    data[start : start + 200] = bytes(200)  # inside the record's gzip member
+    warc.write_bytes(bytes(data))
+    again = subprocess.run([SANGRAH, "reprocess", "--store", str(store)], capture_output=True,
+                           text=True, env=os.environ, timeout=300)  # fmt: skip
+    assert "unreadable 1" in again.stderr and f"unchanged {len(NDTV) - 1}" in again.stderr
+    (line,) = [ln for ln in again.stderr.splitlines() if "cannot read" in ln]
+    assert response.fields["filename"] in line

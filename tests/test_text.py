@@ -10,6 +10,7 @@ import pytest
 
 from archive.text.seedfile import (
     TXT_NAME_RE,
+    devanagari_ratio,
     format_errors,
     from_seed_txt,
     normalize,
@@ -95,3 +96,17 @@ def test_seed_names_define_the_naming(seed):
     # The seeds' content is noisy (one starts with its ministry line): only names are checked.
     assert TXT_NAME_RE.match(seed.name)
     assert parse_txt_name(seed.name)[0] == SEEDS.index(seed)
+
+
+@pytest.mark.parametrize(
+    ("text", "ratio"),
+    [
+        ("हिंदी", 1.0),  # ि and ं are signs, not letters: ह, द count
+        ("क़ानून abc", 3 / 6),  # a nukta letter counts once, its vowel signs not at all
+        ("१२३ । ॥ 123", 0.0),  # Devanagari digits and dandas are not letters
+        ("", 0.0),
+        ("ab\u200dक", 1 / 3),  # ZWJ is not a letter
+    ],
+)
+def test_devanagari_ratio_counts_letters_only(text, ratio):
+    assert devanagari_ratio(text) == pytest.approx(ratio)

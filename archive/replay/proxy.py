@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import logging
 import re
 import signal
@@ -24,7 +25,7 @@ import socketserver
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -45,6 +46,7 @@ _HOP_BY_HOP = {
 }  # fmt: skip
 _COMPRESSIBLE_SUFFIXES = ("/xml", "+xml", "/json", "+json", "/javascript")
 _CHUNK_SIZE = 16 * 1024
+GZIP_CACHE_BYTES = 256 * 1024 * 1024  # compressed answers kept in memory
 _IDLE_TIMEOUT = 60.0  # seconds a keep-alive connection may sit idle before it is closed
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 
@@ -203,7 +205,7 @@ class _ReplayHandler(BaseHTTPRequestHandler):
         )
         if not gzip_it:
             return [*headers, ("Content-Length", str(len(body)))], body, False
-        body = gzip.compress(body, compresslevel=6, mtime=0)  # nginx/Apache-like; mtime 0: stable
+        body = self.server.gzipped(body)
         headers.append(("Content-Encoding", "gzip"))
         if not any(k.lower() == "vary" and "accept-encoding" in v.lower() for k, v in headers):
             headers.append(("Vary", "Accept-Encoding"))
@@ -230,6 +232,11 @@ class ReplayServer(ThreadingHTTPServer):
         self.ca = ReplayCA()  # signs a certificate per CONNECT host
         self.hits: Counter[tuple[str, int]] = Counter()
         self._lock = threading.Lock()
+        # Compressed answers kept, as a server's cache (or nginx's gzip_static) keeps them: the
+        # proxy runs on the machine it serves, and compressing each page again on every request
+        # took most of its CPU. Keyed by a digest of the body; oldest out first past the budget.
+        self._gzipped: OrderedDict[bytes, bytes] = OrderedDict()
+        self._gzipped_bytes = 0
         self._open: set[socket.socket] = set()
         super().__init__(address, _ReplayHandler)
 
@@ -237,6 +244,21 @@ class ReplayServer(ThreadingHTTPServer):
         # HTTPServer.server_bind calls socket.getfqdn, a DNS lookup this machine must not make.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+
+    def gzipped(self, body: bytes) -> bytes:
+        key = hashlib.blake2b(body, digest_size=16).digest()  # a page rewritten on disk: new key
+        with self._lock:
+            if (packed := self._gzipped.get(key)) is not None:
+                self._gzipped.move_to_end(key)
+                return packed
+        packed = gzip.compress(body, compresslevel=6, mtime=0)  # nginx/Apache-like; mtime 0: stable
+        with self._lock:
+            if key not in self._gzipped:
+                self._gzipped[key] = packed
+                self._gzipped_bytes += len(packed)
+            while self._gzipped_bytes > GZIP_CACHE_BYTES:
+                self._gzipped_bytes -= len(self._gzipped.popitem(last=False)[1])
+        return packed
 
     def count(self, url: str, status: int) -> None:
         with self._lock:

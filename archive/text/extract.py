@@ -12,8 +12,9 @@ touches the network or Scrapy. The path of a page:
 5. clean the blocks (archive.text.boilerplate);
 6. self-check: plain trafilatura on the unpruned page is a second reading (skipped when a named
    source's container holds most of the page's paragraph text, or when our reading holds most
-   of it and ends in a sentence, so that the check could not change it); when the two disagree badly,
-   archive.text.agreement decides (ours, ours with the body blocks it lost put back, or plain).
+   of it and ends in a sentence, so that the check could not change it); when the two disagree
+   badly, archive.text.agreement decides (ours, ours with the body blocks it lost put back, or
+   plain).
    The result records which path gave the text (``path``: container, page, plain; "+plain" when
    body blocks of plain's reading were put back, "-tail" when a trailing run of chrome was cut),
    the selectors that matched (container, title, date) and the agreement figure (share of plain's
