@@ -14,6 +14,7 @@ from archive.text.seedfile import (
     format_errors,
     from_seed_txt,
     normalize,
+    normalize_head,
     parse_txt_name,
     to_seed_txt,
     txt_name,
@@ -110,3 +111,10 @@ def test_seed_names_define_the_naming(seed):
 )
 def test_devanagari_ratio_counts_letters_only(text, ratio):
     assert devanagari_ratio(text) == pytest.approx(ratio)
+
+
+@pytest.mark.parametrize("size", [1, 5, 17, 100])
+def test_normalize_head_is_the_head_of_normalize(size):
+    text = ("  क़\u093c  \u00a0 a\u200b b\t\n" + "ह\u200dि " * 7 + "  ") * 9
+    for cut in range(len(text)):
+        assert normalize_head(text[:cut], size) == normalize(text[:cut])[:size]

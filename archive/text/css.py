@@ -31,27 +31,30 @@ _SIMPLE = re.compile(r"([a-z][a-z0-9-]*)?(?:([.#])(-?[_a-z][\w-]*))?", re.IGNORE
 def select_any(root, selectors: list[str]) -> list:
     """The elements any of ``selectors`` matches, each once, in document order."""
     tags: set[str] = set()
-    keyed: dict[tuple[str, str], set[str | None]] = {}  # ("." or "#", name) -> tags (None: any)
+    classes: dict[str, set[str | None]] = {}  # class name -> tags (None: any)
+    ids: dict[str, set[str | None]] = {}
     others: list[str] = []
     for sel in selectors:
         match = _SIMPLE.fullmatch(sel.strip())
         if not match or not (match[1] or match[2]):
             others.append(sel)
         elif match[2]:
-            keyed.setdefault((match[2], match[3]), set()).add(match[1] and match[1].lower())
+            keyed = classes if match[2] == "." else ids
+            keyed.setdefault(match[3], set()).add(match[1] and match[1].lower())
         else:
             tags.add(match[1].lower())
     found = set(css_select(root, ", ".join(others))) if others else set()
     matched = []
-    for el in root.iter(tag=etree.Element):
-        if el in found or el.tag in tags or _keyed_match(el, keyed):
+    for el in root.iter(tag=etree.Element):  # the hot loop of pruning: no call per element
+        if el in found or el.tag in tags:
             matched.append(el)
+            continue
+        if ids and (wanted := ids.get(el.get("id"))) and (None in wanted or el.tag in wanted):
+            matched.append(el)
+            continue
+        if classes and (names := el.get("class")):
+            for name in names.split():
+                if (wanted := classes.get(name)) and (None in wanted or el.tag in wanted):
+                    matched.append(el)
+                    break
     return matched
-
-
-def _keyed_match(el, keyed: dict[tuple[str, str], set[str | None]]) -> bool:
-    if not keyed:
-        return False
-    keys = [("#", el.get("id"))] if el.get("id") is not None else []
-    keys += [(".", name) for name in (el.get("class") or "").split()]
-    return any((wanted := keyed.get(key)) and (None in wanted or el.tag in wanted) for key in keys)

@@ -35,7 +35,13 @@ from archive.discover.sources import SourceSpec, source_for_url
 from archive.discover.urls import canonical_url
 from archive.text import agreement, boilerplate, legacyfont, pagemeta, prune
 from archive.text.css import css_select
-from archive.text.seedfile import decode_html, detect_language, normalize, to_seed_txt
+from archive.text.seedfile import (
+    decode_html,
+    detect_language,
+    normalize,
+    normalize_head,
+    to_seed_txt,
+)
 
 _STAND_INS = {"\u200d": "\u1d25", "\u200c": "\u1d24"}  # ZWJ/ZWNJ -> ᴥ/ᴤ (Latin ain letters)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -176,7 +182,7 @@ def _looks_like_html(body: bytes) -> bool:
 def _not_article(doc, spec: SourceSpec, url: str, meta: pagemeta.PageMeta) -> str | None:
     """Why this page is not an article, or None. URL rules first, then page signals."""
     page_title = normalize(doc.findtext(".//title") or "")
-    body_text = normalize(doc.body.text_content() if doc.body is not None else "")[:20000]
+    body_text = normalize_head(doc.body.text_content() if doc.body is not None else "", 20000)
     if any(re.search(p, page_title, re.I) for p in spec.soft404_title) or any(
         re.search(p, body_text, re.I) for p in spec.soft404_text
     ):

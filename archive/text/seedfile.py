@@ -55,6 +55,18 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def normalize_head(text: str, size: int) -> str:
+    """``normalize(text)[:size]`` without normalizing the rest of a long text: ever longer raw
+    prefixes until the normalized one is longer than ``size``, so that the cut (a whitespace run
+    or a combining mark split at it) cannot reach the characters kept."""
+    raw = 2 * size
+    while True:
+        head = normalize(text[:raw])
+        if len(head) > size + 1 or raw >= len(text):
+            return head[:size]
+        raw *= 2
+
+
 def to_seed_txt(title: str, blocks: Iterable[str]) -> bytes:
     """Render a headline and content blocks in the seed layout.
 
