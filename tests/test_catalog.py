@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from archive.catalog import db as catalog_module
-from archive.catalog.db import STORE_ID, Catalog, catalog_path
+from archive.catalog.db import STORE_ID, Catalog, catalog_path, display_form, search_form
 from archive.store import open_store
 from archive.store.local import LocalStore
 from archive.warc import cdxj
@@ -413,3 +413,10 @@ def test_a_logged_index_not_yet_published_is_retried(hand_store, tmp_path):
         hand_store.put_bytes(soon, cdxj.render([response("https://ndtv.in/c", 5, 5)]))
         catalog.update(hand_store)
         assert soon in catalog.ingested()
+
+
+def test_search_form_folds_nukta_zwj_and_devanagari_digits():
+    text = "क़ानून २०२६ में ९ बदलाव; कर्\u200dम"
+    assert search_form(text) == "कानून 2026 में 9 बदलाव; कर्म"
+    assert display_form(text) == "क़ानून २०२६ में ९ बदलाव; कर्म"  # shown as written, ZWJ aside
+    assert search_form("दिल्ली १2३") == search_form("दिल्ली 123")

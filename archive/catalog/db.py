@@ -44,8 +44,9 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
 STORE_ID = "claims/store-id"
 TOKENIZER = "unicode61 categories 'L* N* Co M*'"
-_UNSHOWN = dict.fromkeys(map(ord, "\u200c\u200d"), None)  # ZWNJ, ZWJ: they would split words
-_UNSEARCHED = {**_UNSHOWN, 0x093C: None, **{0x0966 + d: ord(str(d)) for d in range(10)}}
+_UNSHOWN = re.compile("[\u200c\u200d]")  # ZWNJ, ZWJ: they would split words
+_UNSEARCHED = re.compile("[\u200c\u200d\u093c]")  # and the nukta: क़ is found by क
+_DEVANAGARI_DIGIT = re.compile("[\u0966-\u096f]")  # searched as 0-9
 MARK = ("\x02", "\x03")  # around each matched word in snippets (control characters: not in texts)
 
 _SCHEMA = """
@@ -106,12 +107,14 @@ def store_identity(store: Store) -> str:
         return store.get_bytes(STORE_ID).decode()
 
 
+# Regexes, not str.translate: that looks every character of a whole article up in a dict.
 def display_form(text: str) -> str:
-    return normalize(text).translate(_UNSHOWN)
+    return _UNSHOWN.sub("", normalize(text))
 
 
 def search_form(text: str) -> str:
-    return normalize(text).translate(_UNSEARCHED)
+    text = _UNSEARCHED.sub("", normalize(text))
+    return _DEVANAGARI_DIGIT.sub(lambda digit: str(ord(digit[0]) - 0x0966), text)
 
 
 def fts_query(query: str) -> str:

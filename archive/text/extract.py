@@ -24,7 +24,7 @@ touches the network or Scrapy. The path of a page:
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -69,8 +69,9 @@ class Extraction:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["blocks"] = list(self.blocks)
+        # Shallow: dataclasses.asdict deep-copies every block (once per page, in the crawl)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["blocks"], data["extra"] = list(self.blocks), dict(self.extra)
         return data
 
     def txt_bytes(self) -> bytes:
