@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from archive.text.seedfile import (
     TXT_NAME_RE,
+    WHITESPACE,
     devanagari_ratio,
     format_errors,
     from_seed_txt,
@@ -118,3 +121,16 @@ def test_normalize_head_is_the_head_of_normalize(size):
     text = ("  क़\u093c  \u00a0 a\u200b b\t\n" + "ह\u200dि " * 7 + "  ") * 9
     for cut in range(len(text)):
         assert normalize_head(text[:cut], size) == normalize(text[:cut])[:size]
+
+
+def test_whitespace_is_every_space_but_newline():
+    expected = {ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspace() and ch != "\n"}
+    assert set(WHITESPACE) == expected and len(WHITESPACE) == len(expected)
+
+
+@pytest.mark.parametrize(
+    "text", ["a  b", "a\u00a0b", " a \n b ", "a\t\u2009 b", "a \u200b b", "क़ \u3000\u3000 ख\n\n"]
+)
+def test_normalize_folds_whitespace_runs_but_not_newlines(text):
+    reference = re.sub(r"[^\S\n]+", " ", unicodedata.normalize("NFC", text.replace("\u200b", "")))
+    assert normalize(text) == reference.strip()

@@ -27,7 +27,15 @@ TXT_NAME_RE = re.compile(r"^(\d{3,})_([0-9a-f]{16})\.txt$")
 # 20 times slower on a whole page.
 INVISIBLE = "\u200b\ufeff\u00ad\u2060\u200e\u200f"
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
-_SPACES = re.compile(r"[^\S\n]+")  # every whitespace but newline, incl. NBSP and thin spaces
+# Every whitespace character but newline (str.isspace: NBSP and thin spaces too; checked by a
+# test), spelled out: a run of two or more, or a single one that is not a plain space. A lone " "
+# is left where it is instead of being replaced by itself (most matches in a text), so short
+# texts normalize twice as fast as with r"[^\S\n]+".
+WHITESPACE = (
+    "\t\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_SPACES = re.compile(f"[{WHITESPACE}]{{2,}}|[{WHITESPACE.replace(' ', '')}]")
 
 
 def url_key(canonical_url: str) -> str:
