@@ -12,13 +12,30 @@ PAGE = """<html><body>
 <div id="main" class="story  body"><p class="ad">x</p><span class="Ad">y</span>
   <amp-ad class="slot">z</amp-ad><div hidden><p id="ad">w</p></div></div>
 <section class="ad"><p class="ad">v</p></section>
+<div style="color:red; display:none" aria-hidden="true" data-x="">u</div>
+<p style="display: none" id="ReleaseId">t</p>
+<span aria-hidden="TRUE" title="x">s</span>
 </body></html>"""
 
 SELECTORS = [".ad", "#main", "amp-ad", "div.story", "p#ad", "[hidden]", "section", "span.ad",
-             "div > p", "[id$='ain']", "blink"]  # fmt: skip
+             "div > p", "[id$='ain']", "blink", '[style*="display:none"]',
+             "[style*='display: none']", '[aria-hidden="true"]', "p[id]", "[data-x^='']",
+             "[data-x]", "span[title=x]", '[id$="ReleaseId"]', "[title*='']", "[ ID ^= 'Rel' ]",
+             '[class~="ad"]']  # fmt: skip
 
 
-@pytest.mark.parametrize("selectors", [SELECTORS, SELECTORS[:4], SELECTORS[5:], [".nothing"], []])
+@pytest.mark.parametrize(
+    "selectors",
+    [
+        SELECTORS,
+        SELECTORS[:4],
+        SELECTORS[5:],
+        SELECTORS[11:],
+        [".nothing"],
+        [],
+        *([s] for s in SELECTORS),
+    ],
+)
 def test_select_any_matches_cssselect(selectors):
     doc = lxml.html.document_fromstring(PAGE)
     expected = {el for sel in selectors for el in doc.cssselect(sel)}

@@ -26,6 +26,27 @@ def css_select(root, css: str) -> list:
 # tag, .class, #id, tag.class, tag#id: matched by one walk of the tree instead of one XPath
 # evaluation per selector (a source's forty drop rules took 12 ms a page as XPath, 1 ms this way)
 _SIMPLE = re.compile(r"([a-z][a-z0-9-]*)?(?:([.#])(-?[_a-z][\w-]*))?", re.IGNORECASE)
+# [attr], [attr=v], [attr*=v], [attr^=v], [attr$=v] with an optional tag ("[hidden]",
+# '[style*="display:none"]', '[id$="lblViews"]'): the elements that have one of these attributes
+# come from one XPath walk testing only that the attribute is there, and the values are compared
+# in Python (as cssselect's translation compares them: case-sensitive, an empty value never
+# matches a substring test); four such selectors cost four walks of string tests as XPath.
+_ATTRIBUTE = re.compile(
+    r"""([a-z][a-z0-9-]*)?\[\s*([a-z_][\w.-]*)\s*(?:([*^$]?=)\s*(?:"([^"\\]*)"|'([^'\\]*)'|([\w-]+))\s*)?\]""",
+    re.IGNORECASE,
+)
+_VALUE_TESTS = {
+    None: lambda value, wanted: True,
+    "=": lambda value, wanted: value == wanted,
+    "*=": lambda value, wanted: bool(wanted) and wanted in value,
+    "^=": lambda value, wanted: bool(wanted) and value.startswith(wanted),
+    "$=": lambda value, wanted: bool(wanted) and value.endswith(wanted),
+}
+
+
+@lru_cache(maxsize=256)
+def _having(names: tuple[str, ...]) -> etree.XPath:
+    return etree.XPath("descendant-or-self::*[" + " or ".join(f"@{n}" for n in names) + "]")
 
 
 def select_any(root, selectors: list[str]) -> list:
@@ -33,8 +54,15 @@ def select_any(root, selectors: list[str]) -> list:
     tags: set[str] = set()
     classes: dict[str, set[str | None]] = {}  # class name -> tags (None: any)
     ids: dict[str, set[str | None]] = {}
+    attributes: dict[str, list[tuple]] = {}  # attribute name -> [(tag or None, test, value)]
     others: list[str] = []
     for sel in selectors:
+        if (match := _ATTRIBUTE.fullmatch(sel.strip())) is not None:
+            tag, name, op, *quoted = match.groups()
+            wanted = next((v for v in quoted if v is not None), "")
+            test = (tag and tag.lower(), _VALUE_TESTS[op], wanted)
+            attributes.setdefault(name.lower(), []).append(test)
+            continue
         match = _SIMPLE.fullmatch(sel.strip())
         if not match or not (match[1] or match[2]):
             others.append(sel)
@@ -44,6 +72,15 @@ def select_any(root, selectors: list[str]) -> list:
         else:
             tags.add(match[1].lower())
     found = set(css_select(root, ", ".join(others))) if others else set()
+    if attributes:
+        for el in _having(tuple(attributes))(root):
+            if any(
+                (value := el.get(name)) is not None
+                and any((tag is None or el.tag == tag) and test(value, wanted)
+                        for tag, test, wanted in tests)
+                for name, tests in attributes.items()
+            ):  # fmt: skip
+                found.add(el)
     matched = []
     for el in root.iter(tag=etree.Element):  # the hot loop of pruning: no call per element
         if el in found or el.tag in tags:
