@@ -102,7 +102,10 @@ def reprocess(
     rows = captures(catalog, source, since, until)
     counts: Counter[str] = Counter(pages=len(rows))
     workers = workers or os.cpu_count() or 1
-    context = multiprocessing.get_context("spawn")
+    # Workers forked from a server that has imported the extraction code once, instead of
+    # each importing it again (spawn): 0.2 s of CPU a worker, measured 3% of a 1,000-page run.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["archive.reprocess"])
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         running: dict[Future, str] = {}
         for url, warc, offset, length in rows:
