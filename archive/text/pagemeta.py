@@ -8,6 +8,7 @@ shared fallbacks every news page tends to carry: OpenGraph/article meta tags, JS
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -105,10 +106,10 @@ def _published(
     "json-ld" for the JSON-LD fallback)."""
     if (regex := spec.published_from_url) and (m := re.search(regex, url)):
         return dates.parse_date(m.group(1)), "second", "url"
-    candidates = [(v, sel) for sel in spec.hint("date", []) for v in select(doc, sel)[:1]]
-    candidates += [
-        (str(article.get(k)), "json-ld") for k in ("datePublished", "dateCreated") if article.get(k)
-    ]
+    candidates = itertools.chain(  # lazily: the first selector usually gives the date
+        ((v, sel) for sel in spec.hint("date", []) for v in select(doc, sel)[:1]),
+        ((str(article[k]), "json-ld") for k in ("datePublished", "dateCreated") if article.get(k)),
+    )
     trusted_zone = bool(spec.hint("naive_dates_in_ist"))
     for value, sel in candidates:
         if not (iso := dates.parse_date(value)):
