@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.text import boilerplate
 from archive.text.seedfile import (
     TXT_NAME_RE,
     WHITESPACE,
@@ -134,3 +135,22 @@ def test_whitespace_is_every_space_but_newline():
 def test_normalize_folds_whitespace_runs_but_not_newlines(text):
     reference = re.sub(r"[^\S\n]+", " ", unicodedata.normalize("NFC", text.replace("\u200b", "")))
     assert normalize(text) == reference.strip()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("^देखें\\s*(Video|वीडियो)\\s*:?.*$",), ("(?i)^(written|edited)\\s+by\\b.*$",),
+     ("(ab)\\1",)],
+)  # fmt: skip
+def test_boilerplate_alternation_matches_as_the_patterns_one_by_one(extra):
+    """One alternation of all patterns (leading flags scoped, staff initials still needing a
+    slash) says what trying them one by one says."""
+    lines = ["ये भी पढ़ें: ख़बर", "ADVERTISEMENT", "डीएससी/एबीएम", "डीएससी", "VRRK/SH/BM", "***",
+             "--आईएएनएस", "बुधवार, 7 अक्टूबर 2020 (15:57 IST)", "Written By Ram", "WRITTEN BY x",
+             "देखें वीडियो: x", "abab", "सरकार ने आज नई योजना की घोषणा की।", "Tags: a, b"]  # fmt: skip
+    for line in lines:
+        expected = boilerplate._one_by_one(normalize(line), extra)
+        assert boilerplate.is_boilerplate_line(line, extra) == expected, line
+    verdicts = {boilerplate.is_boilerplate_line(line, extra) for line in lines}
+    assert verdicts == {True, False}
+    assert boilerplate.is_boilerplate_line("abab", extra) == ("(ab)\\1" in extra)

@@ -87,18 +87,46 @@ _DATELINE = re.compile(rf"^[{_DEV}A-Za-z][{_DEV}A-Za-z .,\-]{{1,40}}(\d{{1,2}} [
 
 
 @lru_cache(maxsize=64)
-def _compiled(extra: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p) for p in (*SHARED, *extra))
+def _compiled(extra: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+    """(one alternation of the patterns, the staff-initials pattern that also needs a slash):
+    one match attempt per line instead of forty. A pattern with a backreference would point at
+    another group in the alternation: the patterns are then tried one by one."""
+    patterns = [p for i, p in enumerate((*SHARED, *extra)) if i not in _NEEDS_SLASH]
+    if any(re.search(r"\\[1-9]|\(\?P=", p) for p in patterns):
+        return _alternation([]), None
+    return _alternation(patterns), re.compile(SHARED[next(iter(_NEEDS_SLASH))])
+
+
+def _alternation(patterns: list[str]) -> re.Pattern[str]:
+    # A leading global flag ("(?i)...") is scoped to its own alternative: "(?i:...)".
+    scoped = (f"(?{p[2:p.index(')')]}:{p[p.index(')') + 1:]})" if _LEADING_FLAGS.match(p) else p
+              for p in patterns)  # fmt: skip
+    return re.compile("|".join(f"(?:{p})" for p in scoped) or "(?!)")
+
+
+_LEADING_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
 
 
 def is_boilerplate_line(line: str, extra: Sequence[str] = ()) -> bool:
     line = normalize(line)
     if not line:
         return True
-    for i, pattern in enumerate(_compiled(tuple(extra))):
-        if pattern.fullmatch(line) and (i not in _NEEDS_SLASH or "/" in line):
-            return True
-    return False
+    alternation, initials = _compiled(tuple(extra))
+    if initials is None:  # a backreference among the patterns: one by one
+        return _one_by_one(line, tuple(extra))
+    return bool(alternation.fullmatch(line) or ("/" in line and initials.fullmatch(line)))
+
+
+@lru_cache(maxsize=64)
+def _each(extra: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in (*SHARED, *extra))
+
+
+def _one_by_one(line: str, extra: tuple[str, ...]) -> bool:
+    return any(
+        pattern.fullmatch(line) and (i not in _NEEDS_SLASH or "/" in line)
+        for i, pattern in enumerate(_each(extra))
+    )
 
 
 def clean_blocks(
