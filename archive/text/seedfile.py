@@ -14,6 +14,7 @@ UTF-8 without BOM, Unicode NFC, no trailing spaces, one trailing newline.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import unicodedata
@@ -167,6 +168,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
     except UnicodeDecodeError:
         as_utf8 = None
     for charset in declared:
+        if as_utf8 is not None and _is_utf8(charset):
+            return as_utf8  # decoded already
         try:
             text = body.decode(charset)
         except (LookupError, UnicodeDecodeError):
@@ -176,6 +179,13 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
                 return as_utf8
         return text
     return as_utf8 if as_utf8 is not None else body.decode("utf-8", errors="replace")
+
+
+def _is_utf8(charset: str) -> bool:
+    try:
+        return codecs.lookup(charset).name == "utf-8"
+    except LookupError:
+        return False
 
 
 # Scripts written without spaces between words (Japanese, Chinese, Thai, Lao, Burmese, Khmer):
