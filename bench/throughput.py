@@ -18,6 +18,10 @@ proxy. Measured, in this order:
   own threaded downloads; pycurl when installed, else urllib3), SLEEP_TIME 0 like our politeness
   off; it writes no WARC. Articles/s against fetch's.
 
+``--components`` instead runs the fetch five times, adding the default components one step at
+a time (bare Scrapy, WARC capture, the extraction hand-off, the TXT pipeline, everything): the
+crawl process's CPU at each step.
+
 ``--soak N`` instead runs one fetch of N pages and samples resident memory every 0.5 s, of the
 whole process tree and of the crawl process alone: peak, and the trend (mean of the last third
 against the middle third, and the least-squares slope in MiB per 1,000 pages over the last two
@@ -25,6 +29,7 @@ thirds).
 
     .venv/bin/python -m bench.throughput [--pages 1000] [--threads 16] [--json]
     .venv/bin/python -m bench.throughput --soak 20000
+    .venv/bin/python -m bench.throughput --components
 """
 
 from __future__ import annotations
@@ -153,6 +158,46 @@ def soak(args: argparse.Namespace, tmp: Path) -> dict:
     }  # fmt: skip
 
 
+# The crawl process's CPU as the default components are added one step at a time.
+_STEPS = {
+    "bare Scrapy (no sangrah component)": BARE,
+    "+ WARC capture (middlewares, archiver; no item pipeline)": {"ITEM_PIPELINES": "{}"},
+    "+ extraction (hand-off to the pool)": {
+        "ITEM_PIPELINES": json.dumps({"pipelines.extract.ExtractPipeline": 100})
+    },
+    "+ TXT (claims, TXT, metadata record: the durable write path)": {
+        "ITEM_PIPELINES": json.dumps(
+            {"pipelines.extract.ExtractPipeline": 100, "pipelines.txt.TxtPipeline": 200}
+        )
+    },
+    "every default component": {},
+}
+
+
+def components(args: argparse.Namespace, tmp: Path) -> dict:
+    urls, _gold = build_corpus(tmp / "corpus", args.pages)
+    rows = {}
+    with ReplayProxy(load_resources([tmp / "corpus"])) as proxy:
+        run_child(BARE, urls, proxy, tmp / "warm-up.log")  # the proxy's cache of compressed pages
+        for step, settings in _STEPS.items():
+            store = tmp / f"store-{len(rows)}"
+            rows[step] = run_child({"SANGRAH_STORE": str(store), **settings}, urls, proxy,
+                                   tmp / f"step-{len(rows)}.log")  # fmt: skip
+    return {"pages": args.pages, "load_before": args.load, "steps": rows}
+
+
+def components_markdown(r: dict) -> str:
+    rows = [
+        f"{r['pages']} pages, load average before the run {r['load_before']:.2f}",
+        "",
+        "| crawl | wall s | CPU s: crawl process | extraction workers |",
+        "|---|---|---|---|",
+    ]
+    rows += [f"| {step} | {x['wall_s']:.2f} | {x['cpu_crawler_s']:.1f} | {x['cpu_workers_s']:.1f} |"
+             for step, x in r["steps"].items()]  # fmt: skip
+    return "\n".join(rows)
+
+
 def markdown(r: dict) -> str:
     n, fetch, bare, cli, again = r["pages"], r["fetch"], r["bare"], r["cli"], r["reprocess"]
 
@@ -195,15 +240,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=1000, help="article URLs")
     parser.add_argument("--threads", type=int, default=16, help="trafilatura CLI --parallel")
     parser.add_argument("--soak", type=int, metavar="N", help="memory over a fetch of N pages")
+    parser.add_argument(
+        "--components", action="store_true", help="the crawl's CPU as components are added"
+    )
     parser.add_argument("--json", action="store_true", help="print every measurement as JSON")
     args = parser.parse_args(argv)
     args.load = os.getloadavg()[0]  # other work on the machine skews every figure; say so
+    mode = soak if args.soak else components if args.components else throughput
     with tempfile.TemporaryDirectory(prefix="sangrah-throughput-") as tmp_dir:
-        result = soak(args, Path(tmp_dir)) if args.soak else throughput(args, Path(tmp_dir))
+        result = mode(args, Path(tmp_dir))
     if args.json or args.soak:
         print(json.dumps(result, indent=1))
     else:
-        print(markdown(result))
+        print((components_markdown if args.components else markdown)(result))
     return 0
 
 
