@@ -178,6 +178,27 @@ def test_replay_of_an_archived_article(served, browser, tmp_path):  # noqa: F811
     assert beyond == []
 
 
+def test_replay_frame_loaded_before_the_service_worker_controls_it(served, browser, tmp_path):  # noqa: F811
+    """The embedded replay's frame (``/replay/?source=...``) is the service worker's page; a
+    frame that navigates before the worker controls it (a race inside ReplayWeb.page) gets
+    the same page from the server, which starts the app: the archived page still shows."""
+    context = browser.browser.new_context()  # no worker registered yet: the race, every time
+    try:
+        page = context.new_page()
+        source = served.replay + "/wacz?" + urlencode({"url": NDTV})
+        page.goto(served.replay + "/replay/?" + urlencode({"source": source, "embed": "replayonly"})
+                  + "#" + urlencode({"view": "replay", "url": NDTV}))  # fmt: skip
+        heading = page.frame_locator("iframe").first.locator("h1").first
+        try:
+            heading.wait_for(timeout=60_000)
+        except Exception:
+            shoot(page, tmp_path / "frame-failed.png")
+            raise
+        assert heading.inner_text() == TITLE
+    finally:
+        context.close()
+
+
 def test_replay_origin_answers_ranges_and_serves_nothing_else(served, archive):
     status, headers, whole = get(served.replay, "/wacz", url=NDTV)
     assert status == 200 and headers["Content-Type"] == "application/wacz"

@@ -100,6 +100,22 @@ def asset(name: str) -> Response:
     return response
 
 
+# What the service worker answers for its scope's root (sw.js ``getIndexHtml``): the frame of an
+# embedded replay. A frame that navigates before the worker controls it reaches this app
+# instead (a race inside ReplayWeb.page, seen once in a full test run as a 404 in the frame); the
+# same page then starts the app there, which waits for the worker.
+FRAME = """<!doctype html>
+<html><head><script src="./ui.js"></script></head>
+<body><replay-app-main></replay-app-main></body></html>
+"""
+
+
+@bp.get("/replay/")
+@bp.get("/replay/index.html")
+def frame() -> Response:
+    return Response(FRAME, content_type="text/html; charset=utf-8")
+
+
 @bp.get("/wacz")
 def wacz() -> Response:
     url = params.url(request.args) or ""
