@@ -156,8 +156,10 @@ def _may_change(blocks: list[str], page_text: int) -> bool:
     coverage under AGREE), and cuts a trailing run of non-sentences (chrome after the article).
     A reading holding at least SELF_CHECK_SHARE of the page's paragraph text and ending in a
     sentence leaves neither to do, and a second trafilatura pass is most of a page's CPU; a page
-    without paragraphs gives nothing to judge by and is checked. ``sangrah check-source`` shows
-    every reading regardless."""
+    without paragraphs gives nothing to judge by and is checked. (The check's third rule, plain's
+    standfirst put first, is then left to our own path's: standfirst selectors and
+    :func:`_described_lead`; no corpus, peer or variant page changed.) ``sangrah check-source``
+    shows every reading regardless."""
     if not blocks or not page_text or not agreement.is_sentence(blocks[-1]):
         return True
     return sum(len(b) for b in blocks) < SELF_CHECK_SHARE * page_text
