@@ -132,7 +132,7 @@ _SCRAPY_OFFLINE_PSL = (
 
 
 _children: set[subprocess.Popen] = set()
-_children_lock = threading.Lock()
+_children_lock = threading.RLock()  # the handler runs on the main thread, which may hold it
 
 
 @contextlib.contextmanager
@@ -155,10 +155,9 @@ def pass_on_termination(signum: int, _frame: object) -> None:
     process with no handler would not even receive the signal."""
     with _children_lock:
         children = list(_children)
-    if not children:  # nothing to hand it to (browse, verify, between crawls): the default
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return
+    if not children:  # nothing to hand it to (browse, verify, between crawls): exit now. Not
+        # by re-sending the signal with the default action: PID 1 would ignore that too.
+        raise SystemExit(128 + signum)
     for child in children:
         with contextlib.suppress(ProcessLookupError):
             child.send_signal(signum)

@@ -38,7 +38,12 @@ class Page:
 
 
 class UnreadableRecord(Exception):
-    """The stored record cannot be parsed (damaged, truncated)."""
+    """The stored record cannot be read or parsed (a missing WARC, a damaged record)."""
+
+    @classmethod
+    def of(cls, url: str, warc: str, offset: int, cause: Exception) -> UnreadableRecord:
+        # One message argument: the exception crosses back from a pool worker by pickling.
+        return cls(f"cannot read {url} at {warc}:{offset}: {cause}")
 
 
 def captures(
@@ -74,7 +79,7 @@ def read_and_extract(
         parsed = next(iter(ArchiveIterator(io.BytesIO(record))))
         body = parsed.content_stream().read()
     except Exception as exc:
-        raise UnreadableRecord(f"cannot read {url} at {warc}:{offset}: {exc}") from exc
+        raise UnreadableRecord.of(url, warc, offset, exc) from exc
     headers = parsed.rec_headers
     content_type = parsed.http_headers.get_header("Content-Type") if parsed.http_headers else None
     ref = RecordRef(
@@ -112,8 +117,7 @@ def reprocess(
             try:
                 record = session.store.read_range(warc, offset, length)
             except Exception as exc:  # a missing WARC is reported and counted, the others go on
-                logger.error("cannot read %s at %s:%d: %s", url, warc, offset, exc)
-                counts["unreadable"] += 1
+                _unreadable(counts, UnreadableRecord.of(url, warc, offset, exc))
                 continue
             future = pool.submit(read_and_extract, record, url, warc, offset, sources_file)
             running[future] = url
@@ -123,14 +127,18 @@ def reprocess(
     return counts
 
 
+def _unreadable(counts: Counter, exc: UnreadableRecord) -> None:
+    logger.error("%s", exc)
+    counts["unreadable"] += 1
+
+
 def _finish(session, running: dict[Future, str], counts: Counter, done) -> None:
     for future in done:
         url = running.pop(future)
         try:
             page = future.result()
         except UnreadableRecord as exc:
-            logger.error("%s", exc)
-            counts["unreadable"] += 1
+            _unreadable(counts, exc)
             continue
         except Exception as exc:
             logger.error("extraction failed for %s: %r", url, exc)

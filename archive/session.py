@@ -230,12 +230,14 @@ class ArchiveSession:
     def _stored_soon(self, txt: str) -> bool:
         """Whether ``txt`` is in the store, or gets there within NAMER_WAIT seconds: another
         writer that claimed the text a moment ago stores it right after its metadata record
-        (two fetches of one article at once: tests/test_faults.py)."""
-        deadline = time.monotonic() + NAMER_WAIT
+        (two fetches of one article at once: tests/test_session.py). Asked again at doubling
+        intervals, from 50 ms to 1 s: on S3 each question is a request."""
+        deadline, pause = time.monotonic() + NAMER_WAIT, 0.05
         while not self.store.exists(txt):
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.05)
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(2 * pause, 1.0)
         return True
 
     def _defer(self, pending: PendingText, data: bytes, exc: OSError) -> PageResult:

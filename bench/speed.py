@@ -137,7 +137,7 @@ class TreeSampler(threading.Thread):
             self.hwm[pid] = max(self.hwm.get(pid, 0), _hwm_kib(pid))
         if self.trend:
             now = sum(_kib(pid, "VmRSS") for pid in tree & stats.keys()) / 1024
-            root = _kib(self.root, "VmRSS") / 1024
+            root = round(_kib(self.root, "VmRSS") / 1024, 1)
             self.rss.append((round(time.perf_counter() - self.started, 1), round(now, 1), root))
 
 

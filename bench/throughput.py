@@ -179,10 +179,9 @@ def components(args: argparse.Namespace, tmp: Path) -> dict:
     rows = {}
     with ReplayProxy(load_resources([tmp / "corpus"])) as proxy:
         run_child(BARE, urls, proxy, tmp / "warm-up.log")  # the proxy's cache of compressed pages
-        for step, settings in _STEPS.items():
-            store = tmp / f"store-{len(rows)}"
-            rows[step] = run_child({"SANGRAH_STORE": str(store), **settings}, urls, proxy,
-                                   tmp / f"step-{len(rows)}.log")  # fmt: skip
+        for i, (step, settings) in enumerate(_STEPS.items()):
+            rows[step] = run_child({"SANGRAH_STORE": str(tmp / f"store-{i}"), **settings}, urls,
+                                   proxy, tmp / f"step-{i}.log")  # fmt: skip
     return {"pages": args.pages, "load_before": args.load, "steps": rows}
 
 
@@ -239,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=1000, help="article URLs")
     parser.add_argument("--threads", type=int, default=16, help="trafilatura CLI --parallel")
-    parser.add_argument("--soak", type=int, metavar="N", help="memory over a fetch of N pages")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--soak", type=int, metavar="N", help="memory over a fetch of N pages")
+    mode.add_argument(
         "--components", action="store_true", help="the crawl's CPU as components are added"
     )
     parser.add_argument("--json", action="store_true", help="print every measurement as JSON")

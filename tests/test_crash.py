@@ -9,10 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.replay.proxy import ReplayProxy, load_resources
 from archive.warc import cdxj
+from archive.warc.recorder import INDEX_SPILL
 from tests.corpus_urls import CORPUS, manifest
 from tests.pipeline_runs import SANGRAH
 
@@ -74,9 +76,8 @@ def test_sigterm_ends_the_crawl_as_scrapy_does(tmp_path):
                *ARTICLES, "--set", "DOWNLOAD_DELAY=0.5"]  # fmt: skip
     parent = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list((tmp_path / "s").rglob("*.warc.gz.open")):
-        time.sleep(0.1)
-    time.sleep(1.0)  # some pages in flight
+    while time.monotonic() < deadline and not _responses_recorded(tmp_path / "s"):
+        time.sleep(0.1)  # until a page is in flight: its response is in the open WARC's index
     parent.send_signal(signal.SIGTERM)
     out, err = parent.communicate(timeout=120)
     assert parent.returncode >= 0, err.decode()[-2000:]  # it exited; SIGTERM did not kill it
@@ -86,3 +87,20 @@ def test_sigterm_ends_the_crawl_as_scrapy_does(tmp_path):
     assert 0 < len(archived) < len(ARTICLES)  # stopped early, with what it had archived
     verify = subprocess.run([SANGRAH, "verify", "--store", str(store)], capture_output=True)
     assert verify.returncode == 0, verify.stdout.decode() + verify.stderr.decode()
+
+
+def _responses_recorded(spool: Path) -> bool:
+    """Whether an open WARC's index lines (its spill file) hold a 200 response yet."""
+    return any('"status": "200"' in spill.read_text("utf-8", "replace")
+               for spill in spool.rglob("*.open" + INDEX_SPILL))  # fmt: skip
+
+
+def test_sigterm_with_no_crawl_child_exits_at_once():
+    """browse, verify, between crawls: nothing to hand SIGTERM to, so the process exits (with
+    128 + 15, as a shell reports it), even as a container's PID 1, which ignores a signal whose
+    action is the default."""
+    from archive import cli
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.pass_on_termination(signal.SIGTERM, None)
+    assert stopped.value.code == 128 + signal.SIGTERM

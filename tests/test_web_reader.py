@@ -199,6 +199,17 @@ def test_replay_frame_loaded_before_the_service_worker_controls_it(served, brows
         context.close()
 
 
+def test_replay_frame_is_the_service_workers_own_page(served):
+    """The frame page the replay origin serves is the one ReplayWeb.page's service worker
+    serves at its scope's root (sw.js getIndexHtml): an upgrade that changes it shows here."""
+    sw = (vendor_dir() / "sw.js").read_text("utf-8")
+    assert '"./ui.js"' in sw and '"replay-app-main"' in sw  # its default script and app tag
+    for path in ("/replay/", "/replay/index.html"):
+        status, headers, page = get(served.replay, path)
+        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        assert b'<script src="./ui.js">' in page and b"<replay-app-main></replay-app-main>" in page
+
+
 def test_replay_origin_answers_ranges_and_serves_nothing_else(served, archive):
     status, headers, whole = get(served.replay, "/wacz", url=NDTV)
     assert status == 200 and headers["Content-Type"] == "application/wacz"
@@ -244,15 +255,10 @@ def test_replaywebpage_searches_the_texts_of_an_export(archive, browser, tmp_pat
         page.goto(base + "/search")
         app = page.frame_locator("replay-web-page iframe").locator("replay-app-main")
         text = ""
-        for second in range(60):  # the app loads the WACZ, then lists the pages that match
+        for _ in range(60):  # the app loads the WACZ, then lists the pages that match
             text = app.evaluate(DEEP_TEXT) if app.count() else ""
             if "1 page" in text:
                 break
-            if second == 20 and not app.count():
-                # ReplayWeb.page registers its service worker and reloads itself to come under
-                # it; in a full run that reload was missed once (the log showed no second page
-                # load and no request for the WACZ): reload as a reader would.
-                page.reload()
             page.wait_for_timeout(1000)
         else:
             shoot(page, tmp_path / "replaywebpage-search-failed.png")

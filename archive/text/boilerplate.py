@@ -79,7 +79,8 @@ SHARED = (
     r"[*\-\u2013\u2014_=•·.~#]{3,}",
 )
 # A staff-initials block must contain a slash (otherwise a one-word Hindi line would match).
-_NEEDS_SLASH = frozenset({SHARED.index(rf"[{_DEV}]{{1,8}}(\s*/\s*[{_DEV}]{{1,8}})*\s*/?")})
+_HINDI_INITIALS = SHARED.index(rf"[{_DEV}]{{1,8}}(\s*/\s*[{_DEV}]{{1,8}})*\s*/?")
+_INITIALS = re.compile(SHARED[_HINDI_INITIALS])
 
 # A short lead ending in ":" or "।" that stands alone is a dateline ("नई दिल्ली:", "वाराणसी।"): it
 # belongs to the paragraph that follows.
@@ -87,46 +88,38 @@ _DATELINE = re.compile(rf"^[{_DEV}A-Za-z][{_DEV}A-Za-z .,\-]{{1,40}}(\d{{1,2}} [
 
 
 @lru_cache(maxsize=64)
-def _compiled(extra: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
-    """(one alternation of the patterns, the staff-initials pattern that also needs a slash):
-    one match attempt per line instead of forty. A pattern with a backreference would point at
-    another group in the alternation: the patterns are then tried one by one."""
-    patterns = [p for i, p in enumerate((*SHARED, *extra)) if i not in _NEEDS_SLASH]
+def _patterns(extra: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in (*SHARED, *extra))
+
+
+@lru_cache(maxsize=64)
+def _alternation(extra: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The patterns but the staff initials as one alternation: one match attempt per line
+    instead of forty. None when a pattern has a backreference (it would point at another
+    group of the alternation): the patterns are then tried one by one."""
+    patterns = [p for i, p in enumerate((*SHARED, *extra)) if i != _HINDI_INITIALS]
     if any(re.search(r"\\[1-9]|\(\?P=", p) for p in patterns):
-        return _alternation([]), None
-    return _alternation(patterns), re.compile(SHARED[next(iter(_NEEDS_SLASH))])
-
-
-def _alternation(patterns: list[str]) -> re.Pattern[str]:
+        return None
     # A leading global flag ("(?i)...") is scoped to its own alternative: "(?i:...)".
-    scoped = (f"(?{p[2:p.index(')')]}:{p[p.index(')') + 1:]})" if _LEADING_FLAGS.match(p) else p
-              for p in patterns)  # fmt: skip
-    return re.compile("|".join(f"(?:{p})" for p in scoped) or "(?!)")
+    scoped = (
+        f"(?{m[1]}:{p[m.end() :]})" if (m := _LEADING_FLAGS.match(p)) else p for p in patterns
+    )
+    return re.compile("|".join(f"(?:{p})" for p in scoped))
 
 
-_LEADING_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+_LEADING_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
 
 
 def is_boilerplate_line(line: str, extra: Sequence[str] = ()) -> bool:
     line = normalize(line)
     if not line:
         return True
-    alternation, initials = _compiled(tuple(extra))
-    if initials is None:  # a backreference among the patterns: one by one
-        return _one_by_one(line, tuple(extra))
-    return bool(alternation.fullmatch(line) or ("/" in line and initials.fullmatch(line)))
-
-
-@lru_cache(maxsize=64)
-def _each(extra: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p) for p in (*SHARED, *extra))
-
-
-def _one_by_one(line: str, extra: tuple[str, ...]) -> bool:
-    return any(
-        pattern.fullmatch(line) and (i not in _NEEDS_SLASH or "/" in line)
-        for i, pattern in enumerate(_each(extra))
-    )
+    if (alternation := _alternation(tuple(extra))) is None:
+        return any(
+            pattern.fullmatch(line) and (i != _HINDI_INITIALS or "/" in line)
+            for i, pattern in enumerate(_patterns(tuple(extra)))
+        )
+    return bool(alternation.fullmatch(line) or ("/" in line and _INITIALS.fullmatch(line)))
 
 
 def clean_blocks(

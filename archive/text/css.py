@@ -7,6 +7,7 @@ dozens of selectors tried on every page that translation cost more than the matc
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from lxml import etree
@@ -49,49 +50,62 @@ def _having(names: tuple[str, ...]) -> etree.XPath:
     return etree.XPath("descendant-or-self::*[" + " or ".join(f"@{n}" for n in names) + "]")
 
 
-def select_any(root, selectors: list[str]) -> list:
-    """The elements any of ``selectors`` matches, each once, in document order."""
+@dataclass(frozen=True)
+class _Selectors:
+    """A selector list sorted by how it is matched (parsed once per list, not per page)."""
+
+    tags: frozenset[str]
+    classes: dict[str, set[str | None]]  # class name -> tags (None: any)
+    ids: dict[str, set[str | None]]
+    attributes: dict[str, list[tuple]]  # attribute name -> [(tag or None, test, value)]
+    others: str  # the rest, as one CSS group ("" for none)
+
+    def has_attribute(self, el) -> bool:
+        return any(
+            (value := el.get(name)) is not None
+            and any((tag is None or el.tag == tag) and test(value, wanted)
+                    for tag, test, wanted in tests)
+            for name, tests in self.attributes.items()
+        )  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _sorted(selectors: tuple[str, ...]) -> _Selectors:
     tags: set[str] = set()
-    classes: dict[str, set[str | None]] = {}  # class name -> tags (None: any)
-    ids: dict[str, set[str | None]] = {}
-    attributes: dict[str, list[tuple]] = {}  # attribute name -> [(tag or None, test, value)]
+    keyed: dict[str, dict[str, set[str | None]]] = {".": {}, "#": {}}
+    attributes: dict[str, list[tuple]] = {}
     others: list[str] = []
     for sel in selectors:
         if (match := _ATTRIBUTE.fullmatch(sel.strip())) is not None:
             tag, name, op, *quoted = match.groups()
             wanted = next((v for v in quoted if v is not None), "")
-            test = (tag and tag.lower(), _VALUE_TESTS[op], wanted)
-            attributes.setdefault(name.lower(), []).append(test)
-            continue
-        match = _SIMPLE.fullmatch(sel.strip())
-        if not match or not (match[1] or match[2]):
+            attributes.setdefault(name.lower(), []).append(
+                (tag and tag.lower(), _VALUE_TESTS[op], wanted)
+            )
+        elif not (match := _SIMPLE.fullmatch(sel.strip())) or not (match[1] or match[2]):
             others.append(sel)
         elif match[2]:
-            keyed = classes if match[2] == "." else ids
-            keyed.setdefault(match[3], set()).add(match[1] and match[1].lower())
+            keyed[match[2]].setdefault(match[3], set()).add(match[1] and match[1].lower())
         else:
             tags.add(match[1].lower())
-    found = set(css_select(root, ", ".join(others))) if others else set()
-    if attributes:
-        for el in _having(tuple(attributes))(root):
-            if any(
-                (value := el.get(name)) is not None
-                and any((tag is None or el.tag == tag) and test(value, wanted)
-                        for tag, test, wanted in tests)
-                for name, tests in attributes.items()
-            ):  # fmt: skip
-                found.add(el)
+    return _Selectors(frozenset(tags), keyed["."], keyed["#"], attributes, ", ".join(others))
+
+
+def select_any(root, selectors: list[str]) -> list:
+    """The elements any of ``selectors`` matches, each once, in document order."""
+    rules = _sorted(tuple(selectors))
+    found = set(css_select(root, rules.others)) if rules.others else set()
+    if rules.attributes:
+        found.update(el for el in _having(tuple(rules.attributes))(root) if rules.has_attribute(el))
     matched = []
     for el in root.iter(tag=etree.Element):  # the hot loop of pruning: no call per element
-        if el in found or el.tag in tags:
+        if el in found or el.tag in rules.tags:
             matched.append(el)
-            continue
-        if ids and (wanted := ids.get(el.get("id"))) and (None in wanted or el.tag in wanted):
+        elif (wanted := rules.ids.get(el.get("id"))) and (None in wanted or el.tag in wanted):
             matched.append(el)
-            continue
-        if classes and (names := el.get("class")):
+        elif rules.classes and (names := el.get("class")):
             for name in names.split():
-                if (wanted := classes.get(name)) and (None in wanted or el.tag in wanted):
+                if (wanted := rules.classes.get(name)) and (None in wanted or el.tag in wanted):
                     matched.append(el)
                     break
     return matched

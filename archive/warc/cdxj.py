@@ -82,8 +82,14 @@ class CdxjEntry:
         return f"{self.key} {self.timestamp} {json.dumps(data, ensure_ascii=False)}"
 
 
+def sort_key(line: str) -> str:
+    """A CDXJ line's order: its key and timestamp; lines with the same ones keep the order they
+    were written in (the records' order in the WARC), whichever path writes the index."""
+    return line[: line.index(" {")]
+
+
 def render(entries: Iterable[CdxjEntry]) -> bytes:
-    lines = sorted(entry.line() for entry in entries)
+    lines = sorted((entry.line() for entry in entries), key=sort_key)
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 

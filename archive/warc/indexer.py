@@ -17,7 +17,7 @@ from typing import BinaryIO
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.warc import cdxj
-from archive.warc.recorder import INDEX_SPILL, metadata_fields, request_fields
+from archive.warc.recorder import index_spill, metadata_fields, request_fields
 from archive.warc.records import page_of
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def rescue_open_warc(path: Path, warc_key: str) -> tuple[Path, Path] | None:
     path, index path), or None when no whole record survived (the file is removed). The dead
     writer's index lines (archive.warc.recorder's spill file) are not trusted: deleted.
     """
-    path.with_name(path.name + INDEX_SPILL).unlink(missing_ok=True)
+    index_spill(path).unlink(missing_ok=True)
     with path.open("rb") as stream:
         keep = whole_records_length(stream)
     if keep:

@@ -122,30 +122,29 @@ class _IndexSpill:
     def __init__(self, path: Path):
         self.path = path
         self.file = open(path, "x+b", buffering=0)
-        self.size = 0
-        self.keys: list[tuple[str, int, int]] = []  # ("<key> <timestamp>", offset, length)
+        self.keys: list[tuple[str, int, int]] = []  # (cdxj.sort_key, offset, length)
 
     def add(self, line: str) -> None:
         data = (line + "\n").encode("utf-8")
+        offset = self.file.tell()
         if self.file.write(data) != len(data):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self.keys.append((line[: line.index(" {")], self.size, len(data)))
-        self.size += len(data)
+        self.keys.append((cdxj.sort_key(line), offset, len(data)))
 
     def mark(self) -> tuple[int, int]:
-        return self.size, len(self.keys)
+        return self.file.tell(), len(self.keys)
 
     def cut(self, mark: tuple[int, int]) -> None:
         """Back to ``mark``: the lines of a failed operation go with its records."""
-        self.size, count = mark
+        size, count = mark
         del self.keys[count:]
-        os.ftruncate(self.file.fileno(), self.size)
-        self.file.seek(self.size)
+        os.ftruncate(self.file.fileno(), size)
+        self.file.seek(size)
 
     def write_sorted(self, out) -> None:
-        """The CDXJ file: lines by key and timestamp, then in the order they were written."""
+        """The CDXJ file, in cdxj.sort_key order (the same as cdxj.render's)."""
         fd = self.file.fileno()
-        for _key, offset, length in sorted(self.keys):
+        for _key, offset, length in sorted(self.keys):  # ties: by offset, the written order
             out.write(os.pread(fd, length, offset))
 
     def close(self, *, delete: bool = True) -> None:

@@ -100,10 +100,10 @@ def asset(name: str) -> Response:
     return response
 
 
-# What the service worker answers for its scope's root (sw.js ``getIndexHtml``): the frame of an
-# embedded replay. A frame that navigates before the worker controls it reaches this app
-# instead (a race inside ReplayWeb.page, seen once in a full test run as a 404 in the frame); the
-# same page then starts the app there, which waits for the worker.
+# What the service worker answers for its scope's root (sw.js ``getIndexHtml``, checked against
+# the vendored sw.js by tests/test_web_reader.py): the frame of an embedded replay. A frame that
+# navigates before the worker controls it reaches this app instead (a race inside ReplayWeb.page:
+# a fresh browser meets it every time) and got a 404; this page starts the app in the frame.
 FRAME = """<!doctype html>
 <html><head><script src="./ui.js"></script></head>
 <body><replay-app-main></replay-app-main></body></html>
