@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
 import os
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
 from warcio.archiveiterator import ArchiveIterator
@@ -23,6 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.catalog.db import Catalog
 from archive.session import ArchiveSession, ArticleText
 from archive.text.extract import Extraction, extract
+from archive.text.pool import extraction_pool
 from archive.warc.records import RecordRef
 
 logger = logging.getLogger(__name__)
@@ -107,11 +107,7 @@ def reprocess(
     rows = captures(catalog, source, since, until)
     counts: Counter[str] = Counter(pages=len(rows))
     workers = workers or os.cpu_count() or 1
-    # Workers forked from a server that has imported the extraction code once, instead of
-    # each importing it again (spawn): 0.2 s of CPU a worker, measured 3% of a 1,000-page run.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["archive.reprocess"])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with extraction_pool(workers, preload=__name__) as pool:
         running: dict[Future, str] = {}
         for url, warc, offset, length in rows:
             try:

@@ -1,18 +1,14 @@
 """Run trafilatura-based extraction for every 200 HTML page, in a pool of worker processes.
 
-trafilatura is CPU-heavy, not thread-safe and cannot be interrupted, so it never runs on the
-reactor thread: each page goes to a process pool and the pipeline awaits the result. A page
-that breaks the extractor is reported and counted; the crawl goes on (the WARC has the page).
+Extraction never runs on the reactor thread: each page goes to the extraction pool
+(archive.text.pool) and the pipeline awaits the result. A page that breaks the extractor is
+reported and counted; the crawl goes on (the WARC has the page).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
-import multiprocessing
-import os
-import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -20,22 +16,9 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from archive.text.extract import extract
+from archive.text.pool import extraction_pool
 
 logger = logging.getLogger(__name__)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """A crawl killed with SIGKILL must not leave its extraction workers behind (holding its
-    output pipes open, so whoever waits for the crawl waits for ever): Linux ends them too."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the workers end when their queue closes
-        return
-    if os.getppid() != parent:  # the parent died before the call
-        os._exit(1)
 
 
 class ExtractPipeline:
@@ -54,17 +37,8 @@ class ExtractPipeline:
             stats=crawler.stats,
         )
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn, not fork: the parent runs an event loop and worker threads.
-        return ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_die_with_parent,
-            initargs=(os.getpid(),),
-        )
-
     def open_spider(self) -> None:
-        self._pool = self._new_pool()
+        self._pool = extraction_pool(self.workers)
 
     def close_spider(self) -> None:
         if self._pool is not None:
@@ -92,7 +66,7 @@ class ExtractPipeline:
         try:
             result = await loop.run_in_executor(self._pool, extract, *args)
         except BrokenProcessPool as exc:
-            self._pool = self._new_pool()
+            self._pool = extraction_pool(self.workers)
             return self._failed(item, exc)
         except Exception as exc:
             return self._failed(item, exc)

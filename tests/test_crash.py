@@ -21,6 +21,26 @@ from tests.pipeline_runs import SANGRAH
 ARTICLES = [e["url"] for e in manifest() if e["kind"] == "article"]
 
 
+def descendants(pid: int, living: set[int] | None = None) -> set[int]:
+    """Processes below ``pid`` (or, with ``living``, those of them still alive, whoever is their
+    parent now), from /proc; zombies count as gone."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    if living is not None:
+        return living & parents.keys()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 def test_killed_crawl_is_rescued_by_the_next_run(tmp_path):
     store = tmp_path / "store"
     spool = store / ".spool"
@@ -42,9 +62,15 @@ def test_killed_crawl_is_rescued_by_the_next_run(tmp_path):
             if open_files and open_files[0].stat().st_size > 100_000:
                 break
             time.sleep(0.1)
+        helpers = descendants(child.pid)  # the extraction pool: its server and workers
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while helpers & descendants(1, living=helpers) and time.monotonic() < deadline:
+            time.sleep(0.1)
     assert open_files, "the crawl wrote nothing before the deadline"
+    assert len(helpers) >= 3, helpers  # the server and two workers were running
+    assert not descendants(1, living=helpers), "extraction processes outlived the crawl"
     written = open_files[0].stat().st_size
     assert not list(store.glob("warc/**/*.warc.gz"))  # nothing was sealed before the kill
 

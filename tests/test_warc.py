@@ -8,6 +8,7 @@ import itertools
 import json
 import subprocess
 import sys
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,6 +92,30 @@ def test_response_headers_agree_with_stored_body():
     )
     assert request.http_headers.statusline.startswith("/PressReleasePage.aspx?PRID=2127135")
     assert request.http_headers.get_header("Host") == "www.pib.gov.in"
+
+
+def test_compressed_payload_is_stored_not_deflated_again(tmp_path: Path):
+    noise = gzip.compress(bytes(range(256)) * 4000, mtime=0)  # a gzip body deflate cannot shrink
+    plain = gzip_exchange(body=noise, response_headers=[("Content-Type", "text/html")])
+    for exchange, stored in ((gzip_exchange(body=noise), True), (plain, False)):
+        out = io.BytesIO()
+        ref, _request = WarcFileWriter(out, "t.warc.gz", clock=lambda: WHEN).write_exchange(
+            exchange
+        )
+        member = out.getvalue()[ref.offset : ref.offset + ref.length]
+        inflate = zlib.decompressobj(31)
+        block = inflate.decompress(member)
+        assert inflate.eof and not inflate.unused_data  # exactly one gzip member
+        assert block.endswith(noise + b"\r\n\r\n")
+        # Stored blocks: the payload's bytes are in the member as they are.
+        assert (noise[1000:2000] in member) is stored
+        path = tmp_path / f"{stored}.warc.gz"
+        path.write_bytes(out.getvalue())
+        warcio = str(Path(sys.executable).with_name("warcio"))
+        subprocess.run([warcio, "check", str(path)], check=True)
+        with path.open("rb") as f:
+            response = next(r for r in ArchiveIterator(f) if r.rec_type == "response")
+            assert response.raw_stream.read() == noise
 
 
 def test_wrong_content_length_is_corrected_and_kept():

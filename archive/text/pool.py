@@ -1,0 +1,47 @@
+"""The process pool that extraction runs in, for the crawl and for ``sangrah reprocess``.
+
+trafilatura is CPU-heavy, not thread-safe and cannot be interrupted, so it runs in worker
+processes. They are forked from a server process that has imported the extraction code once
+(``forkserver`` with preload), not started fresh (``spawn``): a spawned worker imports the
+extraction code again, 0.6 s of CPU each (measured in bench/RESULTS.md). Plain ``fork`` is not
+safe: the crawl process runs an event loop and worker threads.
+
+A worker must not outlive the process that started the pool: a crawl killed with SIGKILL would
+leave its workers holding its output pipes open, so whoever waits for the crawl's output waits for
+ever. A worker's parent is the server, which lives as long as any worker does, and a worker's
+task queue never reaches end-of-file (it holds both ends), so each worker watches the pool's owner
+through a pidfd and exits when the owner does; the server follows once its last worker is gone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import select
+import threading
+from concurrent.futures import ProcessPoolExecutor
+
+
+def extraction_pool(workers: int, preload: str = "archive.text.extract") -> ProcessPoolExecutor:
+    """``workers`` processes forked from a server that imported ``preload`` (a module name)."""
+    context = multiprocessing.get_context("forkserver")
+    # Read when the server starts, once per process; every pool here shares that server.
+    context.set_forkserver_preload([preload])
+    return ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+    )
+
+
+def _exit_with(owner: int) -> None:
+    try:
+        pidfd = os.pidfd_open(owner)
+    except ProcessLookupError:  # the owner died before the worker started
+        os._exit(1)
+    except (OSError, AttributeError):  # no pidfd (not Linux 5.3+): end when the queue closes
+        return
+    threading.Thread(target=_wait_and_exit, args=(pidfd,), name="owner", daemon=True).start()
+
+
+def _wait_and_exit(pidfd: int) -> None:
+    select.select([pidfd], [], [])  # readable once the process has exited
+    os._exit(1)
