@@ -11,7 +11,8 @@ served by the replay proxy. The same `scrapy crawl fetch` child runs three times
 
 Peak memory is the sum of VmHWM over the child's process tree (the Scrapy process plus its
 extraction pool's fork server and workers), sampled from /proc; CPU seconds are split the same
-way. A micro-benchmark compares archive.text.extract.extract() with plain trafilatura.extract() in-process.
+way. A micro-benchmark compares archive.text.extract.extract() with plain trafilatura.extract()
+in-process.
 
     .venv/bin/python -m bench.speed [--pages N] [--repeat R] [--json] [--set NAME=VALUE]
 """
