@@ -295,6 +295,7 @@ class ArchiveSession:
         except FileNotFoundError:  # another process published it meanwhile
             if not self.store.exists(warc_key):
                 raise
+        self.store.sync()  # the TXTs it names are durable before the WARC is published
         faults.point("publish.completed")
         if index_path.exists():  # announce it to incremental readers (the catalog)
             self.store.put_bytes(indexlog.entry_key(index), index.encode(), overwrite=True)
@@ -304,23 +305,32 @@ class ArchiveSession:
         faults.point("publish.index")
 
     def _complete_texts(self, warc_path: Path, entries) -> None:
-        """Store every TXT this WARC's records name that the store lacks, from its text record."""
+        """Make every TXT this WARC's records name hold its text record's bytes, unless this
+        session stored it: the store may lack it (an outage), or a power cut may have left it
+        empty (it is synced after its record is written)."""
         for entry in entries:
             txt = entry.fields.get("txt")
             if entry.fields.get("type") != "metadata" or not txt or txt in self._confirmed:
                 continue
-            if self.store.exists(txt):
-                continue
             where = entry.fields.get("text_record")
             if not where:
-                logger.error("%s names %s but holds no text record for it", warc_path, txt)
+                if not self.store.exists(txt):
+                    logger.error("%s names %s but holds no text record for it", warc_path, txt)
                 continue
             with warc_path.open("rb") as f:
                 f.seek(int(where["offset"]))
                 data = f.read(int(where["length"]))
-            record = next(iter(ArchiveIterator(io.BytesIO(data))))
-            self.names.store_txt(txt, record.content_stream().read())
-            logger.warning("stored %s from its text record in %s", txt, warc_path.name)
+            text = next(iter(ArchiveIterator(io.BytesIO(data)))).content_stream().read()
+            try:
+                stored = self.store.get_bytes(txt)
+            except FileNotFoundError:
+                self.names.store_txt(txt, text)
+                logger.warning("stored %s from its text record in %s", txt, warc_path.name)
+                continue
+            if stored != text:
+                self.store.put_bytes(txt, text, overwrite=True, durable=False)
+                logger.warning("rewrote %s (%d bytes, not its text record's %d) from %s",
+                               txt, len(stored), len(text), warc_path.name)  # fmt: skip
 
     def close(self) -> None:
         """Seal the current WARC and publish it; failures are in :attr:`unpublished`."""

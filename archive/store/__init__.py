@@ -38,8 +38,14 @@ class Store(Protocol):
     def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
         """Store a copy of `path` (replacing any existing file), then verify size and sha256."""
 
-    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> None:
-        """Store `data`; FileExistsError if the key exists and not `overwrite`."""
+    def put_bytes(
+        self, key: str, data: bytes, *, overwrite: bool = False, durable: bool = True
+    ) -> None:
+        """Store `data`; FileExistsError if the key exists and not `overwrite`. With `durable`
+        false the file is visible at once but survives a power cut only after :meth:`sync`."""
+
+    def sync(self) -> None:
+        """Make every file put so far durable (nothing to do where a put is durable on return)."""
 
     def get_bytes(self, key: str) -> bytes: ...
 

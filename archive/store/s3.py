@@ -164,12 +164,18 @@ class S3Store:
         with _errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
 
-    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = False) -> None:
+    def put_bytes(
+        self, key: str, data: bytes, *, overwrite: bool = False, durable: bool = True
+    ) -> None:
+        del durable  # an S3 PUT is durable when it returns
         options = {} if overwrite else {"IfNoneMatch": "*"}
         with _errors(key):
             # IfNoneMatch='*' makes the server refuse an existing key (412), atomically: AWS S3
             # since 2024, SeaweedFS (exactly one winner among concurrent writers in 4.48).
             self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data, **options)
+
+    def sync(self) -> None:
+        pass  # every PUT was durable when it returned
 
     def get_bytes(self, key: str) -> bytes:
         with _errors(key):

@@ -15,6 +15,13 @@ A claim is made before its metadata record is written, and the TXT is stored aft
 between the claim and the record leaves a claim that no record backs. The next writer to meet
 that text sees it (the claimed WARC is published and lacks the record, or the claim is older
 than ``stale_after`` while its WARC never appeared) and takes the name over.
+
+Durability is one group commit per text (LocalStore.sync) instead of an fsync per file: both
+claims are written, then synced, and only then is the record written. So a power cut can
+leave a claim empty (its file created, its bytes never written out) only before the sync, when
+no record names it yet: an unreadable text claim is replaced like an unbacked one. The TXT is
+made durable by the next sync, at the latest before its WARC is published, and a WARC rescued
+after a crash has its TXTs checked against its text records (archive.session).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ logger = logging.getLogger(__name__)
 IST = timezone(timedelta(hours=5, minutes=30))
 CLAIMS = "claims"
 DEFAULT_STALE_AFTER = timedelta(hours=24)
+CUT_SHORT = object()  # a claim file holding no whole claim: see the module docstring
 
 
 def txt_folder(source: str, published: str | None, captured: datetime) -> str:
@@ -127,15 +135,20 @@ class TxtNames:
         key = text_claim_key(canonical_url, text_sha256)
         for _ in range(self._max_attempts):
             existing = self._lookup(key)
-            if existing is not None:
+            if isinstance(existing, TxtClaim):
                 return self._decide_existing(key, existing, warc, record_id)
             ordinal = self._allocate(folder, canonical_url)
             txt = f"{folder}/{txt_name(ordinal, canonical_url)}"
             claim = TxtClaim(txt, warc, record_id, canonical_url, _now())
+            if existing is CUT_SHORT:
+                logger.warning("replacing %s: unreadable, cut short by a power cut", key)
             try:
-                self._store.put_bytes(key, claim.to_bytes(), overwrite=False)
+                self._store.put_bytes(
+                    key, claim.to_bytes(), overwrite=existing is CUT_SHORT, durable=False
+                )
             except FileExistsError:
                 continue  # another writer claimed this text meanwhile; its name wins
+            self._store.sync()  # both claims outlive the record that will name them
             return TxtDecision(txt, names=True, store=True, version_of=self._previous(key))
         raise RuntimeError(f"cannot claim a TXT name for {canonical_url}")
 
@@ -158,21 +171,31 @@ class TxtNames:
         # Its writer died between claiming and recording: nothing names the file; take over.
         logger.warning("taking over %s: %s holds no record %s", claim.txt, index, claim.record)
         taken = TxtClaim(claim.txt, warc, record_id, claim.url, _now())
-        self._store.put_bytes(key, taken.to_bytes(), overwrite=True)
+        self._store.put_bytes(key, taken.to_bytes(), overwrite=True, durable=False)
+        self._store.sync()
         return TxtDecision(claim.txt, names=True, store=True)
 
     def _previous(self, key: str) -> str | None:
         """The TXT of the latest other text claimed for the same article: an edited article
         becomes a new version linked to the one before, never a silent twin."""
         folder = key.rsplit("/", 1)[0] + "/"
-        claims = [c for k in self._store.iter_keys(folder) if k != key and (c := self._lookup(k))]
+        claims = [
+            claim
+            for other in self._store.iter_keys(folder)
+            if other != key and isinstance(claim := self._lookup(other), TxtClaim)
+        ]
         return max(claims, key=lambda c: c.created).txt if claims else None
 
-    def _lookup(self, key: str) -> TxtClaim | None:
+    def _lookup(self, key: str) -> TxtClaim | object | None:
+        """The claim at ``key``, None, or CUT_SHORT for a file that holds no whole claim."""
         try:
-            return TxtClaim.from_bytes(self._store.get_bytes(key))
+            data = self._store.get_bytes(key)
         except FileNotFoundError:
             return None
+        try:
+            return TxtClaim.from_bytes(data)
+        except (ValueError, TypeError):
+            return CUT_SHORT
 
     def _allocate(self, folder: str, canonical_url: str) -> int:
         """The next ordinal of ``folder`` that this writer could claim."""
@@ -187,7 +210,9 @@ class TxtNames:
                     self._next[folder] = ordinal + 1
             try:
                 self._store.put_bytes(
-                    ordinal_claim_key(folder, ordinal), url_key(canonical_url).encode()
+                    ordinal_claim_key(folder, ordinal),
+                    url_key(canonical_url).encode(),
+                    durable=False,  # synced with the text claim, before any record names it
                 )
             except FileExistsError:
                 continue  # another writer holds it; try the next one
@@ -210,9 +235,10 @@ class TxtNames:
         return max(used, default=-1) + 1
 
     def store_txt(self, key: str, data: bytes) -> None:
-        """Store a TXT; an existing file with these bytes is fine (a rerun, a completion)."""
+        """Store a TXT, durable after the store's next sync; an existing file with these bytes
+        is fine (a rerun, a completion)."""
         try:
-            self._store.put_bytes(key, data, overwrite=False)
+            self._store.put_bytes(key, data, overwrite=False, durable=False)
         except FileExistsError:
             if hashlib.sha256(self._store.get_bytes(key)).digest() != hashlib.sha256(data).digest():
                 raise
