@@ -16,7 +16,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from archive.text.extract import extract
-from archive.text.pool import extraction_pool
+from archive.text.pool import extraction_pool, stop_server
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class ExtractPipeline:
     def close_spider(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            stop_server()
 
     def _count(self, key: str) -> None:
         if self.stats is not None:

@@ -13,6 +13,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.replay.proxy import ReplayProxy, load_resources
+from archive.text.pool import extraction_pool, stop_server
 from archive.warc import cdxj
 from archive.warc.recorder import INDEX_SPILL
 from tests.corpus_urls import CORPUS, manifest
@@ -130,3 +131,25 @@ def test_sigterm_with_no_crawl_child_exits_at_once():
     with pytest.raises(SystemExit) as stopped:
         cli.pass_on_termination(signal.SIGTERM, None)
     assert stopped.value.code == 128 + signal.SIGTERM
+
+
+def test_the_extraction_server_ends_with_its_pool():
+    """A crawl's fork server would hold the extraction code's memory until the crawl exits,
+    through its end-of-run peak; the crawl stops it once the pool is shut down."""
+
+    def servers() -> set[int]:
+        found = set()
+        for pid in descendants(os.getpid()):
+            try:
+                if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.add(pid)
+            except OSError:  # exited meanwhile
+                continue
+        return found
+
+    pool = extraction_pool(1)
+    assert pool.submit(os.getpid).result(timeout=60) != os.getpid()
+    assert servers()
+    pool.shutdown()
+    stop_server()
+    assert not servers()
