@@ -464,6 +464,41 @@ def test_an_empty_text_claim_is_replaced(tmp_path: Path) -> None:
     assert_clean(store)
 
 
+def test_an_empty_claim_is_filled_by_one_writer_only(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    store.put_bytes("claims/x", b"")
+    start, won = threading.Barrier(8), []
+
+    def fill(n: int) -> None:
+        start.wait(5)
+        if store.fill_empty("claims/x", f"writer {n}".encode()):
+            won.append(n)
+
+    threads = [threading.Thread(target=fill, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len(won) == 1 and store.get_bytes("claims/x") == f"writer {won[0]}".encode()
+    assert not store.fill_empty("claims/x", b"late")
+    folder, sha = "txt/ndtv/2025/05/05", _sha(article(1).data)
+    store.put_bytes(text_claim_key(ref_url(1), sha), b"\0" * 40)  # zero-filled: empty too
+    first = TxtNames(store).decide(folder, ref_url(1), sha, "warc/a.warc.gz", "r1")
+    second = TxtNames(store).decide(folder, ref_url(1), sha, "warc/b.warc.gz", "r2")
+    assert first.names and not second.names and second.txt == first.txt
+
+
+def test_a_claim_this_version_cannot_read_is_not_overwritten(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    key = text_claim_key(ref_url(1), _sha(article(1).data))
+    store.put_bytes(key, b'{"txt": "x", "new_field": 1}')
+    session = new_session(store, tmp_path / "spool")
+    result = archive_one(session, 1)
+    session.close()
+    assert result.txt is None and "holds no claim this version can read" in result.pending
+    assert store.get_bytes(key) == b'{"txt": "x", "new_field": 1}'
+
+
 def test_a_txt_left_empty_by_a_power_cut_is_rewritten_from_its_record(tmp_path: Path) -> None:
     """The TXT is synced after its record is written: a power cut can leave it empty under its
     name while the open WARC keeps the record. The rescue publishes the WARC with the TXT
@@ -500,12 +535,35 @@ def test_group_commit_serves_waiting_writers_with_one_sync() -> None:
     release.set()
     for thread in [first, *late]:
         thread.join(5)
+        assert not thread.is_alive()
     assert len(syncs) == 2
 
 
 def test_group_commit_failure_reaches_its_waiters() -> None:
+    running, release, errors = threading.Event(), threading.Event(), []
+
     def failing_sync() -> None:
+        running.set()
+        release.wait(5)
         raise OSError(5, "Input/output error")
 
-    with pytest.raises(StoreError, match=r"cannot sync the store: .*Input/output error"):
-        GroupCommit(failing_sync).sync()
+    commits = GroupCommit(failing_sync)
+
+    def call() -> None:
+        try:
+            commits.sync()
+        except StoreError as exc:
+            errors.append(str(exc))
+
+    leader = threading.Thread(target=call)
+    leader.start()
+    running.wait(5)
+    waiter = threading.Thread(target=call)  # waits for the next sync, which fails too
+    waiter.start()
+    time.sleep(0.2)
+    release.set()
+    for thread in (leader, waiter):
+        thread.join(5)
+        assert not thread.is_alive()
+    assert len(errors) == 2
+    assert all("cannot sync the store: [Errno 5] Input/output error" in e for e in errors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import hashlib
 import os
 import secrets
@@ -89,6 +90,33 @@ class LocalStore:
 
     def sync(self) -> None:
         self._commits.sync()
+
+    def fill_empty(self, key: str, data: bytes) -> bool:
+        """Put `data` at `key` if the file there is empty or zero-filled (created, then a power
+        cut before its bytes were written out), as one writer among many: True if this call
+        filled it, False if it holds something or is gone. Under the empty file's ``flock``
+        the first writer swaps a whole file in (temp file, rename), so a later one finds it
+        replaced."""
+        path = self._path(key)
+        try:
+            empty = open(path, "rb")  # held open for its lock
+        except FileNotFoundError:
+            return False
+        with empty:
+            fcntl.flock(empty, fcntl.LOCK_EX)
+            held = os.fstat(empty.fileno())
+            try:
+                current = os.stat(path)
+            except FileNotFoundError:
+                return False
+            if empty.read().strip(b"\0") or not os.path.samestat(held, current):
+                return False
+            tmp = _write_temp(path, [data], durable=False)
+            try:
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        return True
 
     def _sync_filesystem(self) -> None:
         fd = os.open(self.root, os.O_RDONLY)
@@ -213,7 +241,7 @@ class GroupCommit:
         self._started = 0  # syncs started so far
         self._finished = 0  # syncs finished so far (they finish in order: one runs at a time)
         self._running = False
-        self._failures: dict[int, OSError] = {}
+        self._failures: dict[int, BaseException] = {}
 
     def sync(self) -> None:
         with self._changed:
@@ -225,12 +253,15 @@ class GroupCommit:
                 self._running = True
                 self._started += 1
                 number = self._started
-                failure: OSError | None = None
+                failure: BaseException | None = None
                 self._changed.release()
                 try:
                     self._sync()
                 except OSError as exc:
                     failure = exc
+                except BaseException as exc:  # the waiters must not take it for a success
+                    failure = exc
+                    raise
                 finally:
                     self._changed.acquire()
                     self._running = False
@@ -244,8 +275,9 @@ class GroupCommit:
 
 
 def syncfs(fd: int) -> None:
-    """Write out everything cached for the filesystem holding `fd` (Linux syncfs(2); elsewhere
-    os.sync(), every filesystem)."""
+    """Write out everything cached for the filesystem holding `fd`: Linux syncfs(2), which
+    reports write-back errors since Linux 5.8; elsewhere os.sync(), every filesystem, which
+    reports none and may return before the data is on disk (macOS)."""
     if _LIBC is None or not hasattr(_LIBC, "syncfs"):
         os.sync()
         return

@@ -19,9 +19,11 @@ than ``stale_after`` while its WARC never appeared) and takes the name over.
 Durability is one group commit per text (LocalStore.sync) instead of an fsync per file: both
 claims are written, then synced, and only then is the record written. So a power cut can
 leave a claim empty (its file created, its bytes never written out) only before the sync, when
-no record names it yet: an unreadable text claim is replaced like an unbacked one. The TXT is
-made durable by the next sync, at the latest before its WARC is published, and a WARC rescued
-after a crash has its TXTs checked against its text records (archive.session).
+no record names it yet: the next writer fills an empty text claim with its own, one writer
+winning (LocalStore.fill_empty). A claim of another process is synced before this writer's
+record relies on it. The TXT is made durable by the next sync, at the latest before its WARC
+is published, and a WARC rescued after a crash has its TXTs checked against its text records
+(archive.session).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from archive.store import Store
+from archive.store import Store, StoreError
 from archive.text.seedfile import parse_txt_name, txt_name, url_key
 from archive.warc.recorder import index_key
 
@@ -141,19 +143,25 @@ class TxtNames:
             txt = f"{folder}/{txt_name(ordinal, canonical_url)}"
             claim = TxtClaim(txt, warc, record_id, canonical_url, _now())
             if existing is CUT_SHORT:
-                logger.warning("replacing %s: unreadable, cut short by a power cut", key)
-            try:
-                self._store.put_bytes(
-                    key, claim.to_bytes(), overwrite=existing is CUT_SHORT, durable=False
-                )
-            except FileExistsError:
-                continue  # another writer claimed this text meanwhile; its name wins
+                if not self._fill_empty(key, claim.to_bytes()):
+                    continue  # another writer filled it meanwhile; its name wins
+                logger.warning("filled %s: left empty by a power cut", key)
+            else:
+                try:
+                    self._store.put_bytes(key, claim.to_bytes(), durable=False)
+                except FileExistsError:
+                    continue  # another writer claimed this text meanwhile; its name wins
             self._store.sync()  # both claims outlive the record that will name them
             return TxtDecision(txt, names=True, store=True, version_of=self._previous(key))
         raise RuntimeError(f"cannot claim a TXT name for {canonical_url}")
 
     def _decide_existing(self, key: str, claim: TxtClaim, warc: str, record_id: str) -> TxtDecision:
-        if claim.record in self._own_records or self._store.exists(claim.txt):
+        if claim.record in self._own_records:
+            return TxtDecision(claim.txt, names=False, store=False)
+        # Another process's claim may not be synced yet: it must outlive our record that
+        # refers to it (a no-op on S3, one shared sync locally).
+        self._store.sync()
+        if self._store.exists(claim.txt):
             return TxtDecision(claim.txt, names=False, store=False)
         index = index_key(claim.warc)
         try:
@@ -187,15 +195,25 @@ class TxtNames:
         return max(claims, key=lambda c: c.created).txt if claims else None
 
     def _lookup(self, key: str) -> TxtClaim | object | None:
-        """The claim at ``key``, None, or CUT_SHORT for a file that holds no whole claim."""
+        """The claim at ``key``, None, or CUT_SHORT for an empty (or zero-filled) file; a
+        file holding anything else that is not a claim is a StoreError, never overwritten
+        (it may be a newer version's claim)."""
         try:
             data = self._store.get_bytes(key)
         except FileNotFoundError:
             return None
+        if not data.strip(b"\0"):
+            return CUT_SHORT
         try:
             return TxtClaim.from_bytes(data)
-        except (ValueError, TypeError):
-            return CUT_SHORT
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"{key} holds no claim this version can read: {exc}") from exc
+
+    def _fill_empty(self, key: str, data: bytes) -> bool:
+        fill = getattr(self._store, "fill_empty", None)
+        if fill is None:  # a store whose puts are whole when they return (S3) has no such file
+            raise StoreError(f"{key} is empty: remove it to let the text be named again")
+        return fill(key, data)
 
     def _allocate(self, folder: str, canonical_url: str) -> int:
         """The next ordinal of ``folder`` that this writer could claim."""

@@ -10,7 +10,8 @@ A worker must not outlive the process that started the pool: a crawl killed with
 leave its workers holding its output pipes open, so whoever waits for the crawl's output waits for
 ever. A worker's parent is the server, which lives as long as any worker does, and a worker's
 task queue never reaches end-of-file (it holds both ends), so each worker watches the pool's owner
-through a pidfd and exits when the owner does; the server follows once its last worker is gone.
+(through a pidfd, or by asking every second where there is none) and exits when the owner does;
+the server follows once its last worker is gone.
 A crawl stops the server itself when its pool is done (:func:`stop_server`).
 """
 
@@ -21,6 +22,7 @@ import multiprocessing.forkserver
 import os
 import select
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 
@@ -38,7 +40,10 @@ def stop_server() -> None:
     """End this process's fork server once its pools are shut down. Otherwise it lives as long
     as the process, holding the extraction code's memory (60 MB), through the crawl's end of
     run, its peak (bench/RESULTS.md, the 20,000-page soak). multiprocessing has no public call
-    for this; without its private one the server is simply left running."""
+    for this; without its private one the server is simply left running.
+
+    It returns once every worker the server ever forked has exited (each holds the pipe whose
+    closing ends the server): call it after ``shutdown()`` of every pool of this process."""
     stop = getattr(getattr(multiprocessing.forkserver, "_forkserver", None), "_stop", None)
     if stop is not None:
         stop()
@@ -49,11 +54,24 @@ def _exit_with(owner: int) -> None:
         pidfd = os.pidfd_open(owner)
     except ProcessLookupError:  # the owner died before the worker started
         os._exit(1)
-    except (OSError, AttributeError):  # no pidfd (not Linux 5.3+): end when the queue closes
-        return
-    threading.Thread(target=_wait_and_exit, args=(pidfd,), name="owner", daemon=True).start()
+    except (OSError, AttributeError):  # no pidfd: older than Linux 5.3, or refused (seccomp)
+        watch, args = _poll_owner, (owner,)
+    else:
+        watch, args = _wait_and_exit, (pidfd,)
+    threading.Thread(target=watch, args=args, name="owner", daemon=True).start()
 
 
 def _wait_and_exit(pidfd: int) -> None:
     select.select([pidfd], [], [])  # readable once the process has exited
     os._exit(1)
+
+
+def _poll_owner(owner: int) -> None:
+    while True:
+        time.sleep(1)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid now belongs to another user's process
+            os._exit(1)
