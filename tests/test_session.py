@@ -450,15 +450,21 @@ def test_a_text_another_writer_is_storing_is_waited_for(tmp_path: Path, monkeypa
 
 
 # --- what a power cut can leave: files put without an fsync (group commit) ----------------------
-def test_an_empty_text_claim_is_replaced(tmp_path: Path) -> None:
-    """A claim created but not yet synced when the power went: its writer wrote no record
-    after it (records follow the sync), so the next writer replaces it and names the text."""
+def archive_over_claim(tmp_path: Path, claim: bytes):
+    """Archive article 1 into a store whose text claim for it holds ``claim``."""
     store = LocalStore(tmp_path / "store")
     key = text_claim_key(ref_url(1), _sha(article(1).data))
-    store.put_bytes(key, b"")
+    store.put_bytes(key, claim)
     session = new_session(store, tmp_path / "spool")
     result = archive_one(session, 1)
     session.close()
+    return store, key, result
+
+
+def test_an_empty_text_claim_is_filled(tmp_path: Path) -> None:
+    """A claim created but not yet synced when the power went: its writer wrote no record
+    after it (records follow the sync), so the next writer fills it and names the text."""
+    store, key, result = archive_over_claim(tmp_path, b"")
     assert result.txt and json.loads(store.get_bytes(key))["txt"] == result.txt
     assert store.get_bytes(result.txt) == article(1).data
     assert_clean(store)
@@ -489,12 +495,7 @@ def test_an_empty_claim_is_filled_by_one_writer_only(tmp_path: Path) -> None:
 
 
 def test_a_claim_this_version_cannot_read_is_not_overwritten(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "store")
-    key = text_claim_key(ref_url(1), _sha(article(1).data))
-    store.put_bytes(key, b'{"txt": "x", "new_field": 1}')
-    session = new_session(store, tmp_path / "spool")
-    result = archive_one(session, 1)
-    session.close()
+    store, key, result = archive_over_claim(tmp_path, b'{"txt": "x", "new_field": 1}')
     assert result.txt is None and "holds no claim this version can read" in result.pending
     assert store.get_bytes(key) == b'{"txt": "x", "new_field": 1}'
 
