@@ -11,7 +11,6 @@ import errno
 import io
 import json
 import threading
-import time
 import zlib
 from datetime import timedelta
 from pathlib import Path
@@ -516,6 +515,18 @@ def test_a_txt_left_empty_by_a_power_cut_is_rewritten_from_its_record(tmp_path: 
     assert_clean(store)
 
 
+def waiters_of(commits: GroupCommit) -> threading.Semaphore:
+    """Released each time a caller starts waiting for a sync that another one runs."""
+    waiting, wait = threading.Semaphore(0), commits._changed.wait
+
+    def counted_wait(*args):
+        waiting.release()
+        return wait(*args)
+
+    commits._changed.wait = counted_wait
+    return waiting
+
+
 def test_group_commit_serves_waiting_writers_with_one_sync() -> None:
     running, release, syncs = threading.Event(), threading.Event(), []
 
@@ -525,13 +536,15 @@ def test_group_commit_serves_waiting_writers_with_one_sync() -> None:
         release.wait(5)
 
     commits = GroupCommit(slow_sync)
+    waiting = waiters_of(commits)
     first = threading.Thread(target=commits.sync)
     first.start()
     running.wait(5)  # a sync is under way: it may have missed the writes of the callers below
     late = [threading.Thread(target=commits.sync) for _ in range(5)]
     for thread in late:
         thread.start()
-    time.sleep(0.2)
+    for _ in late:
+        assert waiting.acquire(timeout=5)  # each late caller is waiting
     assert len(syncs) == 1  # the late callers wait for the next sync instead of trusting this one
     release.set()
     for thread in [first, *late]:
@@ -549,6 +562,7 @@ def test_group_commit_failure_reaches_its_waiters() -> None:
         raise OSError(5, "Input/output error")
 
     commits = GroupCommit(failing_sync)
+    waiting = waiters_of(commits)
 
     def call() -> None:
         try:
@@ -561,7 +575,7 @@ def test_group_commit_failure_reaches_its_waiters() -> None:
     running.wait(5)
     waiter = threading.Thread(target=call)  # waits for the next sync, which fails too
     waiter.start()
-    time.sleep(0.2)
+    assert waiting.acquire(timeout=5)
     release.set()
     for thread in (leader, waiter):
         thread.join(5)

@@ -266,9 +266,9 @@ class GroupCommit:
                     self._changed.acquire()
                     self._running = False
                     self._finished = number
-                    if failure is not None:  # kept for its waiters; failures are rare
-                        self._failures = {**dict(list(self._failures.items())[-63:]),
-                                          number: failure}  # fmt: skip
+                    if failure is not None:  # kept for its waiters, the last 64 syncs'
+                        self._failures[number] = failure
+                        self._failures.pop(number - 64, None)
                     self._changed.notify_all()
             if (failure := self._failures.get(needed)) is not None:
                 raise StoreError(f"cannot sync the store: {failure}") from failure

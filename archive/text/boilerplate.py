@@ -92,6 +92,9 @@ def _patterns(extra: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in (*SHARED, *extra))
 
 
+_LEADING_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+
+
 @lru_cache(maxsize=64)
 def _alternation(extra: tuple[str, ...]) -> re.Pattern[str] | None:
     """The patterns but the staff initials as one alternation: one match attempt per line
@@ -105,9 +108,6 @@ def _alternation(extra: tuple[str, ...]) -> re.Pattern[str] | None:
         f"(?{m[1]}:{p[m.end() :]})" if (m := _LEADING_FLAGS.match(p)) else p for p in patterns
     )
     return re.compile("|".join(f"(?:{p})" for p in scoped))
-
-
-_LEADING_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
 
 
 def is_boilerplate_line(line: str, extra: Sequence[str] = ()) -> bool:

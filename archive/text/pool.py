@@ -71,7 +71,5 @@ def _poll_owner(owner: int) -> None:
         time.sleep(1)
         try:
             os.kill(owner, 0)
-        except ProcessLookupError:
-            os._exit(1)
-        except PermissionError:  # the pid now belongs to another user's process
+        except (ProcessLookupError, PermissionError):  # gone, or the pid is another user's now
             os._exit(1)

@@ -399,11 +399,11 @@ def gzip_member(data: bytes, compressed_payload: int = 0) -> bytes:
     """
     end = len(data) - _RECORD_END
     start = end - compressed_payload if 0 < compressed_payload <= end else end
-    out = [_GZIP_HEADER]
+    out, view = [_GZIP_HEADER], memoryview(data)  # slices of a view copy nothing
     for level, piece, flush in (
-        (9, data[:start], zlib.Z_SYNC_FLUSH),
-        (0, data[start:end], zlib.Z_SYNC_FLUSH),
-        (9, data[end:], zlib.Z_FINISH),
+        (9, view[:start], zlib.Z_SYNC_FLUSH),
+        (0, view[start:end], zlib.Z_SYNC_FLUSH),
+        (9, view[end:], zlib.Z_FINISH),
     ):
         if piece or flush == zlib.Z_FINISH:
             deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
